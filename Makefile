@@ -1,0 +1,39 @@
+# fedscore: make demo runs a whole federation on loopback; make test runs every test.
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+BIN := bin/fedscore
+FEDSCORE_DATASETS ?= $(abspath ../shared/datasets)
+export FEDSCORE_DATASETS
+
+.PHONY: all build demo test lint proto bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/fedscore
+
+demo: build
+	./scripts/demo.sh
+
+test:
+	$(GO) test -race -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# protoc comes from Debian's protobuf-compiler; the plugins are pinned here.
+proto:
+	@command -v protoc >/dev/null || apt-get install -y protobuf-compiler
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	PATH=$(GOBIN):$$PATH protoc -I api/fedscorepb -I /usr/include \
+		--go_out=api/fedscorepb --go_opt=paths=source_relative \
+		--go-grpc_out=api/fedscorepb --go-grpc_opt=paths=source_relative \
+		api/fedscorepb/fedscore.proto
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./... | ./scripts/benchtable.sh
+
+clean:
+	rm -rf bin demo-out

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/coordinator/store"
+	"github.com/fedscore/fedscore/participant"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+)
+
+// serverOptions tolerate long local training: participants may ping every
+// 20 s with no task in flight without being told they ping too much.
+func serverOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 20 * time.Second}),
+		grpc.MaxRecvMsgSize(64 << 20),
+	}
+}
+
+func clientOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 20 * time.Second, PermitWithoutStream: true}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+	}
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runCoordinator(args []string) error {
+	fs := newFlags("coordinator", "coordinator [--listen ADDR] [--store FILE]")
+	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
+	storePath := fs.String("store", "fedscore.db", "job store file (bbolt); created if missing")
+	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenBolt(*storePath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	co, err := coordinator.New(coordinator.Config{Store: st, Log: log})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", *listen)
+	if err != nil {
+		co.Close()
+		return fmt.Errorf("coordinator: listen on %s: %w", *listen, err)
+	}
+	if *addrFile != "" {
+		if err := os.WriteFile(*addrFile, []byte(lis.Addr().String()+"\n"), 0o644); err != nil {
+			co.Close()
+			return err
+		}
+	}
+	srv := grpc.NewServer(serverOptions()...)
+	co.Register(srv)
+	ctx, stop := signalContext()
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		log.Info("shutting down")
+		co.Close()
+		srv.GracefulStop()
+	}()
+	log.Info("coordinator serving", "addr", lis.Addr().String(), "store", *storePath)
+	if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+func runParticipant(args []string) error {
+	fs := newFlags("participant", "participant --id ID --data FILE [--coordinator ADDR]")
+	id := fs.String("id", "", "participant id, as jobs list it (required)")
+	data := fs.String("data", "", "local data file, .parquet or .csv (required)")
+	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" || *data == "" {
+		fs.Usage()
+		return errors.New("participant: --id and --data are required")
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	node, err := participant.New(participant.Config{
+		ID: *id, Coordinator: *addr, Data: *data, DialOptions: clientOptions(), Log: log,
+		MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("participant starting", slog.String("id", *id), slog.String("data", *data), slog.Int("rows", node.Rows()), slog.String("coordinator", *addr))
+	ctx, stop := signalContext()
+	defer stop()
+	return node.Run(ctx)
+}

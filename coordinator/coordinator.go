@@ -1,0 +1,459 @@
+// Package coordinator is the coordinator service: it accepts participants'
+// outbound streams, keeps the job queue, drives one round machine per job
+// (coordinator/round) over gRPC, persists every step in the job store and
+// serves the data scientist's Jobs API.
+//
+// The round machines are pure; this package is the thin shell around them
+// that owns the goroutines, the timers, the network and the disk.
+package coordinator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/round"
+	"github.com/fedscore/fedscore/coordinator/store"
+	"github.com/fedscore/fedscore/coordinator/strategy"
+	"github.com/fedscore/fedscore/models/eval"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Version is reported to participants in Welcome.
+const Version = "fedscore-coordinator/0.1"
+
+// Config wires a Coordinator.
+type Config struct {
+	Store store.Store
+	Log   *slog.Logger
+	// Now stamps jobs; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) validate() error {
+	if c.Store == nil {
+		return errors.New("coordinator: config needs a store")
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Coordinator serves the Federation and Jobs services.
+type Coordinator struct {
+	fedscorepb.UnimplementedFederationServer
+	fedscorepb.UnimplementedJobsServer
+
+	cfg    Config
+	log    *slog.Logger
+	health *health.Server
+	ctx    context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	jobs     map[string]*jobRun
+}
+
+// session is one participant's live stream.
+type session struct {
+	id   string
+	out  chan *fedscorepb.CoordinatorMessage
+	done chan struct{}
+	once sync.Once
+}
+
+func (s *session) close() { s.once.Do(func() { close(s.done) }) }
+
+// send queues a message without blocking the caller; a participant that
+// lets its queue fill is too far behind to be useful and is disconnected.
+func (s *session) send(m *fedscorepb.CoordinatorMessage) bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	select {
+	case s.out <- m:
+		return true
+	default:
+		s.close()
+		return false
+	}
+}
+
+// New returns a coordinator and resumes every unfinished job in the store.
+func New(c Config) (*Coordinator, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	co := &Coordinator{
+		cfg: c, log: c.Log, health: health.NewServer(), ctx: ctx, stop: stop,
+		sessions: map[string]*session{}, jobs: map[string]*jobRun{},
+	}
+	jobs, err := c.Store.ListJobs()
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("coordinator: load jobs: %w", err)
+	}
+	for _, j := range jobs {
+		if terminal(j.GetState()) {
+			continue
+		}
+		if err := co.startJob(j); err != nil {
+			co.log.Error("cannot resume job", "job", j.GetId(), "err", err)
+			continue
+		}
+		co.log.Info("resumed job", "job", j.GetId(), "phase", j.GetPhase(), "round", j.GetRound())
+	}
+	co.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	return co, nil
+}
+
+// Register adds the coordinator's services, and the gRPC health service, to s.
+func (co *Coordinator) Register(s *grpc.Server) {
+	fedscorepb.RegisterFederationServer(s, co)
+	fedscorepb.RegisterJobsServer(s, co)
+	healthpb.RegisterHealthServer(s, co.health)
+}
+
+// Close stops every job runner. Jobs stay in the store as they were.
+func (co *Coordinator) Close() {
+	co.health.Shutdown()
+	co.stop()
+	co.wg.Wait()
+}
+
+func terminal(s fedscorepb.JobState) bool {
+	return s == fedscorepb.JobState_JOB_STATE_SUCCEEDED || s == fedscorepb.JobState_JOB_STATE_FAILED || s == fedscorepb.JobState_JOB_STATE_CANCELLED
+}
+
+// Connect implements fedscorepb.FederationServer: one participant's stream.
+func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.ParticipantMessage, fedscorepb.CoordinatorMessage]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	id := first.GetHello().GetParticipantId()
+	if id == "" {
+		return status.Error(codes.InvalidArgument, "coordinator: the first message must be a Hello with a participant id")
+	}
+	log := co.log.With("participant", id)
+	sess := &session{id: id, out: make(chan *fedscorepb.CoordinatorMessage, 64), done: make(chan struct{})}
+
+	co.mu.Lock()
+	if old := co.sessions[id]; old != nil {
+		// A reconnect replaces a stream the node has given up on.
+		old.close()
+	}
+	co.sessions[id] = sess
+	runs := co.activeJobsLocked()
+	co.mu.Unlock()
+	log.Info("participant connected", "version", first.GetHello().GetVersion())
+
+	sendErr := make(chan error, 1)
+	go func() {
+		sendErr <- co.pump(stream, sess)
+	}()
+	sess.send(&fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Welcome{Welcome: &fedscorepb.Welcome{CoordinatorVersion: Version}}})
+	for _, jr := range runs {
+		jr.post(round.Join{Participant: id})
+	}
+
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			co.handleParticipantMessage(id, msg)
+		}
+	}()
+
+	select {
+	case err = <-recvErr:
+	case err = <-sendErr:
+	case <-sess.done:
+		err = status.Error(codes.Aborted, "coordinator: session replaced or too slow")
+	case <-co.ctx.Done():
+		err = status.Error(codes.Unavailable, "coordinator: shutting down")
+	}
+	sess.close()
+	co.mu.Lock()
+	if co.sessions[id] == sess {
+		delete(co.sessions, id)
+		runs = co.activeJobsLocked()
+	} else {
+		runs = nil // replaced: the new session carries on for this id
+	}
+	co.mu.Unlock()
+	for _, jr := range runs {
+		jr.post(round.Leave{Participant: id})
+	}
+	log.Info("participant disconnected", "err", err)
+	return err
+}
+
+func (co *Coordinator) pump(stream grpc.BidiStreamingServer[fedscorepb.ParticipantMessage, fedscorepb.CoordinatorMessage], sess *session) error {
+	for {
+		select {
+		case m := <-sess.out:
+			if err := stream.Send(m); err != nil {
+				return err
+			}
+		case <-sess.done:
+			return nil
+		}
+	}
+}
+
+func (co *Coordinator) handleParticipantMessage(id string, msg *fedscorepb.ParticipantMessage) {
+	res := msg.GetResult()
+	if res == nil {
+		co.log.Warn("unexpected message from participant", "participant", id, "type", fmt.Sprintf("%T", msg.GetBody()))
+		return
+	}
+	co.mu.Lock()
+	jr := co.jobs[res.GetJobId()]
+	co.mu.Unlock()
+	if jr == nil {
+		co.log.Warn("result for unknown or finished job", "participant", id, "job", res.GetJobId())
+		return
+	}
+	jr.post(round.Reply{Participant: id, Seq: res.GetSeq(), Vector: res.GetContribution(), Err: res.GetError()})
+}
+
+func (co *Coordinator) activeJobsLocked() []*jobRun {
+	out := make([]*jobRun, 0, len(co.jobs))
+	for _, jr := range co.jobs {
+		out = append(out, jr)
+	}
+	return out
+}
+
+func (co *Coordinator) session(id string) *session {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	return co.sessions[id]
+}
+
+func (co *Coordinator) connectedIDs() []string {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	ids := make([]string, 0, len(co.sessions))
+	for id := range co.sessions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// SubmitJob implements fedscorepb.JobsServer.
+func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobRequest) (*fedscorepb.Job, error) {
+	spec, err := NormalizeSpec(req.GetSpec())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	job := &fedscorepb.Job{
+		Id:      newJobID(co.cfg.Now()),
+		Spec:    spec,
+		State:   fedscorepb.JobState_JOB_STATE_WAITING,
+		Phase:   string(round.Waiting),
+		Created: timestamppb.New(co.cfg.Now()),
+	}
+	if err := co.cfg.Store.PutJob(job); err != nil {
+		return nil, status.Errorf(codes.Internal, "coordinator: persist job: %v", err)
+	}
+	if err := co.startJob(job); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	co.log.Info("job submitted", "job", job.Id, "participants", spec.Participants, "rounds", spec.Rounds)
+	return proto.Clone(job).(*fedscorepb.Job), nil
+}
+
+func newJobID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "job-" + now.UTC().Format("20060102-150405.000") + "-" + hex.EncodeToString(b[:])
+}
+
+// GetJob implements fedscorepb.JobsServer.
+func (co *Coordinator) GetJob(ctx context.Context, req *fedscorepb.GetJobRequest) (*fedscorepb.Job, error) {
+	return co.job(req.GetJobId())
+}
+
+func (co *Coordinator) job(id string) (*fedscorepb.Job, error) {
+	co.mu.Lock()
+	jr := co.jobs[id]
+	co.mu.Unlock()
+	if jr != nil {
+		return jr.snapshot(), nil
+	}
+	j, err := co.cfg.Store.GetJob(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, status.Errorf(codes.NotFound, "coordinator: no job %q", id)
+	}
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return j, nil
+}
+
+// ListJobs implements fedscorepb.JobsServer.
+func (co *Coordinator) ListJobs(ctx context.Context, _ *fedscorepb.ListJobsRequest) (*fedscorepb.ListJobsResponse, error) {
+	jobs, err := co.cfg.Store.ListJobs()
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	for i, j := range jobs {
+		co.mu.Lock()
+		jr := co.jobs[j.GetId()]
+		co.mu.Unlock()
+		if jr != nil {
+			jobs[i] = jr.snapshot()
+		}
+	}
+	return &fedscorepb.ListJobsResponse{Jobs: jobs}, nil
+}
+
+// WatchJob implements fedscorepb.JobsServer.
+func (co *Coordinator) WatchJob(req *fedscorepb.GetJobRequest, stream grpc.ServerStreamingServer[fedscorepb.Job]) error {
+	co.mu.Lock()
+	jr := co.jobs[req.GetJobId()]
+	co.mu.Unlock()
+	if jr == nil {
+		j, err := co.job(req.GetJobId())
+		if err != nil {
+			return err
+		}
+		return stream.Send(j) // already finished
+	}
+	ch, cancel := jr.watch()
+	defer cancel()
+	for {
+		select {
+		case j, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if err := stream.Send(j); err != nil {
+				return err
+			}
+			if terminal(j.GetState()) {
+				return nil
+			}
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-co.ctx.Done():
+			return status.Error(codes.Unavailable, "coordinator: shutting down")
+		}
+	}
+}
+
+// CancelJob implements fedscorepb.JobsServer.
+func (co *Coordinator) CancelJob(ctx context.Context, req *fedscorepb.CancelJobRequest) (*fedscorepb.Job, error) {
+	co.mu.Lock()
+	jr := co.jobs[req.GetJobId()]
+	co.mu.Unlock()
+	if jr == nil {
+		j, err := co.job(req.GetJobId())
+		if err != nil {
+			return nil, err
+		}
+		return nil, status.Errorf(codes.FailedPrecondition, "coordinator: job %s already %s", j.GetId(), j.GetState())
+	}
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "cancelled by user"
+	}
+	ch, stop := jr.watch()
+	defer stop()
+	jr.post(round.Cancel{Reason: reason})
+	for {
+		select {
+		case j, ok := <-ch:
+			if !ok || terminal(j.GetState()) {
+				return co.job(req.GetJobId())
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// GetModel implements fedscorepb.JobsServer.
+func (co *Coordinator) GetModel(ctx context.Context, req *fedscorepb.GetJobRequest) (*fedscorepb.Model, error) {
+	j, err := co.job(req.GetJobId())
+	if err != nil {
+		return nil, err
+	}
+	if j.GetModel() == nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "coordinator: job %s has no model yet (state %s)", j.GetId(), j.GetState())
+	}
+	return j.GetModel(), nil
+}
+
+// startJob builds the job's round machine and its runner goroutine.
+func (co *Coordinator) startJob(job *fedscorepb.Job) error {
+	spec := job.GetSpec()
+	strat, err := strategy.ByName(spec.GetStrategy(), spec.GetProxMu())
+	if err != nil {
+		return err
+	}
+	cfg := round.Config{
+		Job:             job.GetId(),
+		Eligible:        spec.GetParticipants(),
+		MinParticipants: int(spec.GetMinParticipants()),
+		Rounds:          int(spec.GetRounds()),
+		Layout:          round.Layout{Dim: len(spec.GetFeatures()), Bins: eval.DefaultBins},
+		PhaseTimeout:    time.Duration(spec.GetPhaseTimeoutMs()) * time.Millisecond,
+		MaxAttempts:     int(spec.GetMaxAttempts()),
+		Strategy:        strat,
+	}
+	var m *round.Machine
+	if cp := job.GetCheckpoint(); cp != nil {
+		m, err = round.Restore(cfg, snapshotFromProto(job))
+	} else {
+		m, err = round.New(cfg)
+	}
+	if err != nil {
+		return err
+	}
+	jr := &jobRun{
+		co: co, m: m, job: proto.Clone(job).(*fedscorepb.Job),
+		events:   make(chan round.Event, 1024),
+		done:     make(chan struct{}),
+		watchers: map[chan *fedscorepb.Job]struct{}{},
+		log:      co.log.With("job", job.GetId()),
+	}
+	co.mu.Lock()
+	co.jobs[job.GetId()] = jr
+	co.mu.Unlock()
+	co.wg.Add(1)
+	go jr.run()
+	for _, id := range co.connectedIDs() {
+		jr.post(round.Join{Participant: id})
+	}
+	return nil
+}

@@ -1,0 +1,336 @@
+package coordinator
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/round"
+	"github.com/fedscore/fedscore/features"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// jobRun is the goroutine shell around one job's round machine. Only run
+// touches the machine; everyone else posts events.
+type jobRun struct {
+	co     *Coordinator
+	m      *round.Machine
+	log    *slog.Logger
+	events chan round.Event
+	done   chan struct{}
+	timer  *time.Timer
+
+	mu       sync.Mutex
+	job      *fedscorepb.Job // what the API shows; updated after every step
+	watchers map[chan *fedscorepb.Job]struct{}
+}
+
+// accepts reports whether a participant may take part in the job.
+func (jr *jobRun) accepts(id string) bool {
+	ps := jr.job.GetSpec().GetParticipants() // spec never changes after submit
+	return len(ps) == 0 || slices.Contains(ps, id)
+}
+
+// post queues an event for the runner; it never blocks once the job ended.
+func (jr *jobRun) post(ev round.Event) {
+	switch e := ev.(type) {
+	case round.Join:
+		if !jr.accepts(e.Participant) {
+			return
+		}
+	case round.Leave:
+		if !jr.accepts(e.Participant) {
+			return
+		}
+	}
+	select {
+	case jr.events <- ev:
+	case <-jr.done:
+	}
+}
+
+func (jr *jobRun) run() {
+	defer jr.co.wg.Done()
+	defer jr.finish()
+	for {
+		select {
+		case ev := <-jr.events:
+			if err := jr.m.Step(ev); err != nil {
+				jr.logRefused(ev, err)
+			}
+			jr.apply()
+			if jr.m.Status().Phase.Terminal() {
+				return
+			}
+		case <-jr.co.ctx.Done():
+			return
+		}
+	}
+}
+
+func (jr *jobRun) logRefused(ev round.Event, err error) {
+	level := slog.LevelWarn
+	if errors.Is(err, round.ErrStaleRound) {
+		level = slog.LevelInfo // a slow node answering a closed phase is routine
+	}
+	jr.log.Log(jr.co.ctx, level, "event refused", "event", eventName(ev), "err", err)
+}
+
+func eventName(ev round.Event) string {
+	switch ev.(type) {
+	case round.Join:
+		return "join"
+	case round.Leave:
+		return "leave"
+	case round.Reply:
+		return "reply"
+	case round.Timeout:
+		return "timeout"
+	case round.Cancel:
+		return "cancel"
+	}
+	return "unknown"
+}
+
+// apply carries out what the machine asked for: persist first, so that a
+// task is never sent for a phase the store does not know about.
+func (jr *jobRun) apply() {
+	rd := jr.m.Ready()
+	job := jr.update()
+	if rd.Persist {
+		if err := jr.co.cfg.Store.PutJob(job); err != nil {
+			jr.log.Error("persist job", "err", err)
+		}
+	}
+	for _, t := range rd.Tasks {
+		sess := jr.co.session(t.To)
+		msg := &fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Task{Task: taskToProto(job, t)}}
+		if sess == nil || !sess.send(msg) {
+			// Counted as a dropout by the machine; the post runs after this
+			// step because the runner is the only reader of events.
+			go jr.post(round.Leave{Participant: t.To})
+		}
+	}
+	if rd.Timer != nil {
+		if jr.timer != nil {
+			jr.timer.Stop()
+		}
+		seq := rd.Timer.Seq
+		jr.timer = time.AfterFunc(rd.Timer.After, func() { jr.post(round.Timeout{Seq: seq}) })
+	}
+	for _, id := range rd.Ended {
+		if sess := jr.co.session(id); sess != nil {
+			sess.send(&fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_JobEnded{JobEnded: &fedscorepb.JobEnded{
+				JobId: job.GetId(), State: job.GetState(), Reason: job.GetError(),
+			}}})
+		}
+	}
+	jr.m.Advance(rd)
+	jr.publish(job)
+	if rd.Persist {
+		st := jr.m.Status()
+		jr.log.Info("job progress", "phase", st.Phase, "round", st.Round, "cohort", len(st.Cohort))
+	}
+}
+
+// update refreshes the API view of the job from the machine.
+func (jr *jobRun) update() *fedscorepb.Job {
+	st := jr.m.Status()
+	snap := jr.m.Snapshot()
+	now := timestamppb.New(jr.co.cfg.Now())
+
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	j := jr.job
+	j.Phase = string(st.Phase)
+	j.Round = uint32(st.Round)
+	j.Cohort = st.Cohort
+	j.Answered = uint32(st.Answered)
+	j.Error = st.Err
+	switch st.Phase {
+	case round.Waiting:
+		if j.Started == nil {
+			j.State = fedscorepb.JobState_JOB_STATE_WAITING
+		}
+	case round.Stats, round.Train, round.Eval:
+		j.State = fedscorepb.JobState_JOB_STATE_RUNNING
+		if j.Started == nil {
+			j.Started = now
+		}
+	case round.Succeeded:
+		j.State = fedscorepb.JobState_JOB_STATE_SUCCEEDED
+	case round.Failed:
+		j.State = fedscorepb.JobState_JOB_STATE_FAILED
+	case round.Cancelled:
+		j.State = fedscorepb.JobState_JOB_STATE_CANCELLED
+	}
+	if st.Phase.Terminal() && j.Ended == nil {
+		j.Ended = now
+	}
+	j.Rounds = recordsToProto(snap.History)
+	j.Checkpoint = &fedscorepb.Checkpoint{
+		Phase: string(snap.Phase), Round: uint32(snap.Round), Seq: snap.Seq, Attempt: uint32(snap.Attempt),
+		Params: snap.Params, Scaler: scalerToProto(snap.Scaler),
+	}
+	if snap.Phase == round.Waiting {
+		j.Checkpoint.Phase = string(snap.Resume)
+	}
+	if st.Phase == round.Succeeded {
+		j.Model = modelFromSnapshot(j, snap)
+	}
+	return proto.Clone(j).(*fedscorepb.Job)
+}
+
+func (jr *jobRun) snapshot() *fedscorepb.Job {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	return proto.Clone(jr.job).(*fedscorepb.Job)
+}
+
+// watch returns a channel that always holds the latest view of the job, and
+// is closed when the job ends.
+func (jr *jobRun) watch() (<-chan *fedscorepb.Job, func()) {
+	ch := make(chan *fedscorepb.Job, 1)
+	jr.mu.Lock()
+	ch <- proto.Clone(jr.job).(*fedscorepb.Job)
+	select {
+	case <-jr.done:
+		close(ch)
+	default:
+		jr.watchers[ch] = struct{}{}
+	}
+	jr.mu.Unlock()
+	return ch, func() {
+		jr.mu.Lock()
+		defer jr.mu.Unlock()
+		if _, ok := jr.watchers[ch]; ok {
+			delete(jr.watchers, ch)
+			close(ch)
+		}
+	}
+}
+
+func (jr *jobRun) publish(j *fedscorepb.Job) {
+	jr.mu.Lock()
+	defer jr.mu.Unlock()
+	for ch := range jr.watchers {
+		// Latest wins: drop a stale view a slow watcher has not read.
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- j
+	}
+}
+
+func (jr *jobRun) finish() {
+	if jr.timer != nil {
+		jr.timer.Stop()
+	}
+	jr.mu.Lock()
+	close(jr.done)
+	final := proto.Clone(jr.job).(*fedscorepb.Job)
+	for ch := range jr.watchers {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- final
+		close(ch)
+		delete(jr.watchers, ch)
+	}
+	jr.mu.Unlock()
+	if terminal(final.GetState()) {
+		jr.co.mu.Lock()
+		delete(jr.co.jobs, final.GetId())
+		jr.co.mu.Unlock()
+		jr.log.Info("job ended", "state", final.GetState(), "err", final.GetError())
+	}
+}
+
+func taskToProto(job *fedscorepb.Job, t round.Task) *fedscorepb.Task {
+	kind := fedscorepb.TaskKind_TASK_KIND_UNSPECIFIED
+	switch t.Kind {
+	case round.Stats:
+		kind = fedscorepb.TaskKind_TASK_KIND_STATS
+	case round.Train:
+		kind = fedscorepb.TaskKind_TASK_KIND_TRAIN
+	case round.Eval:
+		kind = fedscorepb.TaskKind_TASK_KIND_EVAL
+	}
+	return &fedscorepb.Task{
+		JobId: job.GetId(), Seq: t.Seq, Round: uint32(t.Round), Kind: kind,
+		Spec: job.GetSpec(), Params: t.Params, Scaler: scalerToProto(t.Scaler),
+	}
+}
+
+func scalerToProto(s *features.Standardizer) *fedscorepb.Standardizer {
+	if s == nil {
+		return nil
+	}
+	return &fedscorepb.Standardizer{Mean: s.Mean, Std: s.Std}
+}
+
+func scalerFromProto(s *fedscorepb.Standardizer) *features.Standardizer {
+	if s == nil {
+		return nil
+	}
+	return &features.Standardizer{Mean: s.GetMean(), Std: s.GetStd()}
+}
+
+func metricsToProto(m *round.Metrics) *fedscorepb.Metrics {
+	if m == nil {
+		return nil
+	}
+	return &fedscorepb.Metrics{Auc: m.AUC, Ks: m.KS, Logloss: m.LogLoss, Examples: uint64(m.Examples), Positives: uint64(m.Positives)}
+}
+
+func metricsFromProto(m *fedscorepb.Metrics) *round.Metrics {
+	if m == nil {
+		return nil
+	}
+	return &round.Metrics{AUC: m.GetAuc(), KS: m.GetKs(), LogLoss: m.GetLogloss(), Examples: float64(m.GetExamples()), Positives: float64(m.GetPositives())}
+}
+
+func recordsToProto(h []round.Record) []*fedscorepb.RoundMetrics {
+	out := make([]*fedscorepb.RoundMetrics, len(h))
+	for i, r := range h {
+		out[i] = &fedscorepb.RoundMetrics{
+			Round: uint32(r.Round), Participants: r.Participants, Dropped: r.Dropped,
+			Examples: uint64(r.Examples), TrainLoss: r.TrainLoss, Validation: metricsToProto(r.Validation),
+		}
+	}
+	return out
+}
+
+func snapshotFromProto(j *fedscorepb.Job) round.Snapshot {
+	cp := j.GetCheckpoint()
+	s := round.Snapshot{
+		Phase: round.Phase(cp.GetPhase()), Round: int(cp.GetRound()), Seq: cp.GetSeq(), Attempt: int(cp.GetAttempt()),
+		Params: cp.GetParams(), Scaler: scalerFromProto(cp.GetScaler()), Err: j.GetError(),
+	}
+	for _, r := range j.GetRounds() {
+		s.History = append(s.History, round.Record{
+			Round: int(r.GetRound()), Participants: r.GetParticipants(), Dropped: r.GetDropped(),
+			Examples: float64(r.GetExamples()), TrainLoss: r.GetTrainLoss(), Validation: metricsFromProto(r.GetValidation()),
+		})
+	}
+	return s
+}
+
+func modelFromSnapshot(j *fedscorepb.Job, s round.Snapshot) *fedscorepb.Model {
+	d := len(s.Params) - 1
+	m := &fedscorepb.Model{
+		JobId: j.GetId(), Kind: j.GetSpec().GetModel(), Features: j.GetSpec().GetFeatures(),
+		Weights: slices.Clone(s.Params[:d]), Intercept: s.Params[d], Scaler: scalerToProto(s.Scaler),
+		Rounds: uint32(len(s.History)),
+	}
+	if n := len(s.History); n > 0 {
+		m.Validation = metricsToProto(s.History[n-1].Validation)
+	}
+	return m
+}

@@ -1,0 +1,132 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/strategy"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrInvalidSpec means a submitted job spec cannot run.
+var ErrInvalidSpec = errors.New("coordinator: invalid job spec")
+
+// Defaults applied to a job spec's unset fields.
+const (
+	DefaultRounds             = 10
+	DefaultLocalEpochs        = 1
+	DefaultBatchSize          = 64
+	DefaultLearningRate       = 0.01
+	DefaultL2                 = 1e-4
+	DefaultValidationFraction = 0.2
+	DefaultPhaseTimeout       = 2 * time.Minute
+	DefaultMaxAttempts        = 3
+)
+
+// NormalizeSpec returns a copy of spec with defaults filled in, or an error
+// listing every problem at once, so a user fixes the spec in one go.
+func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
+	if in == nil {
+		return nil, fmt.Errorf("%w: no spec", ErrInvalidSpec)
+	}
+	s := proto.Clone(in).(*fedscorepb.JobSpec)
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if s.Model == "" {
+		s.Model = "logistic"
+	}
+	if s.Model != "logistic" {
+		bad("model %q is not supported (supported: logistic)", s.Model)
+	}
+	if s.Label == "" {
+		bad("label column is required")
+	}
+	if len(s.Features) == 0 {
+		bad("at least one feature column is required")
+	}
+	seen := map[string]bool{}
+	for _, f := range s.Features {
+		switch {
+		case f == "":
+			bad("empty feature name")
+		case seen[f]:
+			bad("feature %q listed twice", f)
+		case f == s.Label:
+			bad("label %q is also listed as a feature", f)
+		case f == s.IdColumn:
+			bad("id column %q is also listed as a feature", f)
+		}
+		seen[f] = true
+	}
+	seenP := map[string]bool{}
+	for _, p := range s.Participants {
+		if p == "" || seenP[p] {
+			bad("participant list has an empty or repeated id %q", p)
+		}
+		seenP[p] = true
+	}
+	if s.MinParticipants == 0 {
+		s.MinParticipants = uint32(max(1, len(s.Participants)))
+	}
+	if len(s.Participants) > 0 && int(s.MinParticipants) > len(s.Participants) {
+		bad("min_participants %d exceeds the %d listed participants", s.MinParticipants, len(s.Participants))
+	}
+	if s.Rounds == 0 {
+		s.Rounds = DefaultRounds
+	}
+	if s.LocalEpochs == 0 {
+		s.LocalEpochs = DefaultLocalEpochs
+	}
+	if s.BatchSize == 0 {
+		s.BatchSize = DefaultBatchSize
+	}
+	if s.LearningRate == 0 {
+		s.LearningRate = DefaultLearningRate
+	}
+	if s.LearningRate < 0 || math.IsNaN(s.LearningRate) || math.IsInf(s.LearningRate, 0) {
+		bad("learning_rate %v must be positive", s.LearningRate)
+	}
+	if s.L2 == 0 {
+		s.L2 = DefaultL2
+	}
+	if s.L2 < 0 || math.IsNaN(s.L2) {
+		bad("l2 %v must not be negative", s.L2)
+	}
+	switch s.Optimizer {
+	case "":
+		s.Optimizer = "adam"
+	case "adam", "sgd":
+	default:
+		bad("optimizer %q is not supported (adam, sgd)", s.Optimizer)
+	}
+	if s.Strategy == "" {
+		s.Strategy = "fedavg"
+	}
+	if _, err := strategy.ByName(s.Strategy, s.ProxMu); err != nil {
+		bad("%v", err)
+	}
+	if s.ValidationFraction == 0 {
+		s.ValidationFraction = DefaultValidationFraction
+	}
+	if !(s.ValidationFraction > 0 && s.ValidationFraction < 1) {
+		bad("validation_fraction %v must be in (0, 1)", s.ValidationFraction)
+	}
+	if s.PhaseTimeoutMs == 0 {
+		s.PhaseTimeoutMs = uint32(DefaultPhaseTimeout / time.Millisecond)
+	}
+	if s.MaxAttempts == 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if s.Seed == 0 {
+		s.Seed = 1
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInvalidSpec, strings.Join(problems, "; "))
+	}
+	return s, nil
+}

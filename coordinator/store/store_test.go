@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Both implementations pass the same specification.
+func TestStores(t *testing.T) {
+	impls := map[string]func(t *testing.T) (Store, func() Store){
+		"memory": func(t *testing.T) (Store, func() Store) {
+			m := NewMemory()
+			return m, func() Store { return m }
+		},
+		"bolt": func(t *testing.T) (Store, func() Store) {
+			path := filepath.Join(t.TempDir(), "fedscore.db")
+			b, err := OpenBolt(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, func() Store {
+				// Reopen: what was put must survive closing the file.
+				if err := b.Close(); err != nil {
+					t.Fatal(err)
+				}
+				b2, err := OpenBolt(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b2.Close() })
+				return b2
+			}
+		},
+	}
+	for name, open := range impls {
+		t.Run(name, func(t *testing.T) {
+			s, reopen := open(t)
+			if _, err := s.GetJob("job-x"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("missing job err = %v", err)
+			}
+			if err := s.PutJob(&fedscorepb.Job{}); err == nil {
+				t.Fatal("job without id accepted")
+			}
+			jobs := []*fedscorepb.Job{
+				{Id: "job-2", State: fedscorepb.JobState_JOB_STATE_RUNNING, Round: 3},
+				{Id: "job-1", State: fedscorepb.JobState_JOB_STATE_SUCCEEDED, Model: &fedscorepb.Model{Weights: []float64{1, 2}}},
+			}
+			for _, j := range jobs {
+				if err := s.PutJob(j); err != nil {
+					t.Fatal(err)
+				}
+			}
+			jobs[0].Round = 4 // overwrite
+			if err := s.PutJob(jobs[0]); err != nil {
+				t.Fatal(err)
+			}
+			s = reopen()
+			list, err := s.ListJobs()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 2 || list[0].Id != "job-1" || list[1].Id != "job-2" {
+				t.Fatalf("list = %v", list)
+			}
+			got, err := s.GetJob("job-2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, jobs[0]) {
+				t.Fatalf("got %v, want %v", got, jobs[0])
+			}
+		})
+	}
+}
+
+func TestBoltSecondOpenTimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fedscore.db")
+	b, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := OpenBolt(path); err == nil {
+		t.Fatal("second open of a locked store succeeded")
+	}
+}

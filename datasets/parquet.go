@@ -1,0 +1,657 @@
+package datasets
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// rowGroupRows is how many rows WriteParquet puts in one row group.
+const rowGroupRows = 256 << 10
+
+// ReadParquet reads every column of a Parquet file into a Table. See
+// ReadParquetFrom for the types it reads.
+func ReadParquet(path string) (*Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("datasets: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("datasets: %w", err)
+	}
+	return ReadParquetFrom(f, st.Size(), path)
+}
+
+// ReadParquetFrom reads every column of the Parquet file held in the first
+// size bytes of r. source names the file in errors.
+//
+// Top-level columns of these physical types are read: DOUBLE and FLOAT as
+// Float; INT32 and INT64, plain or with an INT logical type (signed or
+// unsigned), as Int; BOOLEAN as Bool; BYTE_ARRAY, plain or annotated as a
+// string, enum or JSON, as String. An integer column holding a value beyond
+// ±2^53, which a float64 cannot hold exactly, is read as String (decimal
+// text) so that identifiers survive. Any other type (dates, timestamps,
+// decimals, INT96, fixed-length byte arrays, nested or repeated columns) is
+// an error wrapping ErrColumnType that names the column. Optional columns
+// may hold nulls, which end up in Column.Null.
+//
+// Files written by Arrow (whose schema root is marked REPEATED) read the
+// same as any other. A zero-byte file is ErrEmpty; a damaged one ErrFormat.
+func ReadParquetFrom(r io.ReaderAt, size int64, source string) (t *Table, err error) {
+	if size <= 0 {
+		return nil, &Error{Source: source, Msg: "empty file", Err: ErrEmpty}
+	}
+	// parquet-go panics on some malformed files (schemas it cannot map,
+	// inconsistent page data); a file must never crash the caller.
+	defer func() {
+		if p := recover(); p != nil {
+			t = nil
+			err = &Error{Source: source, Msg: fmt.Sprintf("malformed parquet: %v", p), Err: ErrFormat}
+		}
+	}()
+	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, &Error{Source: source, Msg: "not a readable parquet file: " + err.Error(), Err: ErrFormat}
+	}
+	nrows := pf.NumRows()
+	var sum int64
+	for _, rg := range pf.RowGroups() {
+		if rg.NumRows() < 0 {
+			return nil, &Error{Source: source, Msg: "negative row count in row group", Err: ErrFormat}
+		}
+		sum += rg.NumRows()
+	}
+	if nrows < 0 || sum != nrows {
+		return nil, &Error{Source: source, Msg: fmt.Sprintf("file claims %d rows but its row groups hold %d", nrows, sum), Err: ErrFormat}
+	}
+	// A row can take less than a byte (dictionary or RLE encoded), so the
+	// row count is only a hint; cap it by the file size so that a damaged
+	// footer cannot make us reserve gigabytes up front.
+	hint := int(min(nrows, 64*size+4096))
+
+	root := pf.Root()
+	if root == nil {
+		return nil, &Error{Source: source, Msg: "no schema", Err: ErrFormat}
+	}
+	t = &Table{}
+	seen := make(map[string]bool)
+	for _, pc := range root.Columns() {
+		name := pc.Name()
+		if seen[name] {
+			return nil, colErr(source, name, ErrFormat, "column appears twice")
+		}
+		seen[name] = true
+		c, err := readParquetColumn(pf, pc, source, hint)
+		if err != nil {
+			return nil, err
+		}
+		if int64(c.Len()) != nrows {
+			return nil, colErr(source, name, ErrFormat, "%d values for %d rows", c.Len(), nrows)
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	return t, nil
+}
+
+// parquetKind maps a Parquet column to the Kind it is read as, or explains
+// why it cannot be read.
+func parquetKind(pc *parquet.Column) (k Kind, unsigned bool, why string) {
+	if !pc.Leaf() {
+		return 0, false, "nested (group) columns are not supported"
+	}
+	if pc.Repeated() || pc.MaxRepetitionLevel() > 0 {
+		return 0, false, "repeated (list) columns are not supported"
+	}
+	typ := pc.Type()
+	var lt any
+	if l := typ.LogicalType(); l != nil {
+		lt = l.Value
+	}
+	unsupported := func() (Kind, bool, string) {
+		s := typ.Kind().String()
+		if l := typ.LogicalType(); l != nil && l.Value != nil {
+			s += " (" + l.String() + ")"
+		}
+		return 0, false, "type " + s + " is not supported; want DOUBLE, FLOAT, INT32, INT64, BOOLEAN or BYTE_ARRAY strings"
+	}
+	switch typ.Kind() {
+	case parquet.Double, parquet.Float:
+		if lt == nil {
+			return Float, false, ""
+		}
+	case parquet.Int32, parquet.Int64:
+		switch it := lt.(type) {
+		case nil:
+			return Int, false, ""
+		case *format.IntType:
+			return Int, !it.IsSigned, ""
+		}
+	case parquet.Boolean:
+		if lt == nil {
+			return Bool, false, ""
+		}
+	case parquet.ByteArray:
+		switch lt.(type) {
+		case nil, *format.StringType, *format.EnumType, *format.JsonType:
+			return String, false, ""
+		}
+	}
+	return unsupported()
+}
+
+// columnReader accumulates one column's values page by page.
+type columnReader struct {
+	source   string
+	col      *Column
+	phys     parquet.Kind
+	unsigned bool
+	maxDef   byte
+
+	// dictionary of the current column chunk, decoded once
+	dict  parquet.Dictionary
+	dictF []float64
+	dictS []string
+
+	// scratch for the present (non-null) values of one page
+	f []float64
+	s []string
+}
+
+func readParquetColumn(pf *parquet.File, pc *parquet.Column, source string, hint int) (*Column, error) {
+	name := pc.Name()
+	kind, unsigned, why := parquetKind(pc)
+	if why != "" {
+		return nil, colErr(source, name, ErrColumnType, "%s", why)
+	}
+	if pc.MaxDefinitionLevel() > 1 {
+		return nil, colErr(source, name, ErrColumnType, "definition level %d: nested optional columns are not supported", pc.MaxDefinitionLevel())
+	}
+	cr := &columnReader{
+		source:   source,
+		col:      &Column{Name: name, Kind: kind},
+		phys:     pc.Type().Kind(),
+		unsigned: unsigned,
+		maxDef:   byte(pc.MaxDefinitionLevel()),
+	}
+	if kind == String {
+		cr.col.String = make([]string, 0, hint)
+	} else {
+		cr.col.Float = make([]float64, 0, hint)
+	}
+	idx := pc.Index()
+	for g, rg := range pf.RowGroups() {
+		chunks := rg.ColumnChunks()
+		if idx < 0 || idx >= len(chunks) {
+			return nil, colErr(source, name, ErrFormat, "row group %d has no chunk for column %d", g, idx)
+		}
+		before := cr.col.Len()
+		if err := cr.readChunk(chunks[idx]); err != nil {
+			return nil, err
+		}
+		if got := int64(cr.col.Len() - before); got != rg.NumRows() {
+			return nil, colErr(source, name, ErrFormat, "row group %d: %d values for %d rows", g, got, rg.NumRows())
+		}
+	}
+	return cr.col, nil
+}
+
+func (cr *columnReader) readChunk(chunk parquet.ColumnChunk) error {
+	cr.dict, cr.dictF, cr.dictS = nil, nil, nil
+	pages := chunk.Pages()
+	defer pages.Close()
+	for {
+		p, err := pages.ReadPage()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return cr.errf(ErrFormat, "reading page: %v", err)
+		}
+		err = cr.page(p)
+		parquet.Release(p)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (cr *columnReader) errf(sentinel error, format string, args ...any) error {
+	return colErr(cr.source, cr.col.Name, sentinel, format, args...)
+}
+
+// page appends the rows of one data page.
+func (cr *columnReader) page(p parquet.Page) error {
+	n := p.NumValues()
+	if n < 0 || n > math.MaxInt32 {
+		return cr.errf(ErrFormat, "page claims %d values", n)
+	}
+	present := int(n)
+	var defs []byte
+	if cr.maxDef > 0 {
+		defs = p.DefinitionLevels()
+		if len(defs) != int(n) {
+			return cr.errf(ErrFormat, "page has %d definition levels for %d values", len(defs), n)
+		}
+		present = 0
+		for _, d := range defs {
+			if d == cr.maxDef {
+				present++
+			}
+		}
+	}
+	if err := cr.decode(p, present); err != nil {
+		return err
+	}
+	c := cr.col
+	if present == int(n) { // no nulls in this page
+		if c.Null != nil {
+			c.Null = append(c.Null, make([]bool, n)...)
+		}
+		if c.Kind == String {
+			c.String = append(c.String, cr.s...)
+		} else {
+			c.Float = append(c.Float, cr.f...)
+		}
+		return nil
+	}
+	if c.Null == nil {
+		c.Null = make([]bool, c.Len(), cap(c.String)+cap(c.Float))
+	}
+	k := 0
+	for _, d := range defs {
+		null := d != cr.maxDef
+		c.Null = append(c.Null, null)
+		switch {
+		case c.Kind == String && null:
+			c.String = append(c.String, "")
+		case c.Kind == String:
+			c.String = append(c.String, cr.s[k])
+			k++
+		case null:
+			c.Float = append(c.Float, math.NaN())
+		default:
+			c.Float = append(c.Float, cr.f[k])
+			k++
+		}
+	}
+	return nil
+}
+
+// decode puts the page's present values into cr.f or cr.s.
+func (cr *columnReader) decode(p parquet.Page, present int) error {
+	v := p.Data()
+	dict := p.Dictionary()
+	if dict == nil {
+		return cr.values(v, present, &cr.f, &cr.s)
+	}
+	if v.Kind() != encoding.Int32 {
+		return cr.errf(ErrFormat, "dictionary page indexes are %v, want INT32", v.Kind())
+	}
+	if dict != cr.dict {
+		cr.dict = dict
+		cr.dictF, cr.dictS = nil, nil
+		if err := cr.values(dict.Page().Data(), dict.Len(), &cr.dictF, &cr.dictS); err != nil {
+			return err
+		}
+	}
+	ix := v.Int32()
+	if len(ix) < present {
+		return cr.errf(ErrFormat, "%d dictionary indexes for %d values", len(ix), present)
+	}
+	ix = ix[:present]
+	size := max(len(cr.dictF), len(cr.dictS))
+	for _, i := range ix {
+		if i < 0 || int(i) >= size {
+			return cr.errf(ErrFormat, "dictionary index %d out of range [0, %d)", i, size)
+		}
+	}
+	if cr.col.Kind == String || cr.dictS != nil {
+		cr.s = cr.s[:0]
+		for _, i := range ix {
+			if cr.dictS != nil {
+				cr.s = append(cr.s, cr.dictS[i])
+			} else { // an Int column that turned String in an earlier chunk
+				cr.s = append(cr.s, strconv.FormatInt(int64(cr.dictF[i]), 10))
+			}
+		}
+		return cr.toString()
+	}
+	cr.f = cr.f[:0]
+	for _, i := range ix {
+		cr.f = append(cr.f, cr.dictF[i])
+	}
+	return nil
+}
+
+// values decodes n plain values into *fs (numeric kinds) or *ss (strings).
+// An integer column meeting a value beyond ±2^53 is turned into a String
+// column, and its values go to *ss.
+func (cr *columnReader) values(v encoding.Values, n int, fs *[]float64, ss *[]string) error {
+	if v.Kind() != encodingKind(cr.phys) {
+		return cr.errf(ErrFormat, "page holds %v values in a %v column", v.Kind(), cr.phys)
+	}
+	count := func(have int) error {
+		if have != n {
+			return cr.errf(ErrFormat, "page holds %d values, want %d", have, n)
+		}
+		return nil
+	}
+	f := (*fs)[:0]
+	switch cr.phys {
+	case parquet.Double:
+		x := v.Double()
+		if err := count(len(x)); err != nil {
+			return err
+		}
+		f = append(f, x...)
+	case parquet.Float:
+		x := v.Float()
+		if err := count(len(x)); err != nil {
+			return err
+		}
+		for _, e := range x {
+			f = append(f, float64(e))
+		}
+	case parquet.Int32:
+		x := v.Int32()
+		if err := count(len(x)); err != nil {
+			return err
+		}
+		for _, e := range x {
+			if cr.unsigned {
+				f = append(f, float64(uint32(e)))
+			} else {
+				f = append(f, float64(e))
+			}
+		}
+	case parquet.Int64:
+		x := v.Int64()
+		if err := count(len(x)); err != nil {
+			return err
+		}
+		for i, e := range x {
+			big := e > maxExactInt || e < -maxExactInt
+			if cr.unsigned {
+				big = uint64(e) > maxExactInt
+			}
+			if big || cr.col.Kind == String {
+				*fs = f
+				return cr.bigInts(x[i:], fs, ss)
+			}
+			f = append(f, float64(e))
+		}
+	case parquet.Boolean:
+		bits := v.Boolean()
+		if len(bits)*8 < n {
+			return cr.errf(ErrFormat, "page holds %d bits, want %d", len(bits)*8, n)
+		}
+		for i := range n {
+			f = append(f, float64(bits[i>>3]>>(i&7)&1))
+		}
+	case parquet.ByteArray:
+		data, off := v.ByteArray()
+		if len(off) < n+1 {
+			return cr.errf(ErrFormat, "page holds %d byte array offsets, want %d", len(off), n+1)
+		}
+		off = off[:n+1]
+		for i := range n {
+			if off[i] > off[i+1] {
+				return cr.errf(ErrFormat, "byte array offsets decrease")
+			}
+		}
+		if int(off[n]) > len(data) {
+			return cr.errf(ErrFormat, "byte array offset %d beyond %d bytes", off[n], len(data))
+		}
+		// One allocation per page; each value is a substring of it.
+		all := string(data[off[0]:off[n]])
+		s := (*ss)[:0]
+		for i := range n {
+			s = append(s, all[off[i]-off[0]:off[i+1]-off[0]])
+		}
+		*ss = s
+		return nil
+	default:
+		return cr.errf(ErrColumnType, "unsupported physical type %v", cr.phys)
+	}
+	*fs = f
+	return nil
+}
+
+// encodingKind maps a physical type to the kind of its decoded values.
+func encodingKind(k parquet.Kind) encoding.Kind {
+	switch k {
+	case parquet.Boolean:
+		return encoding.Boolean
+	case parquet.Int32:
+		return encoding.Int32
+	case parquet.Int64:
+		return encoding.Int64
+	case parquet.Float:
+		return encoding.Float
+	case parquet.Double:
+		return encoding.Double
+	case parquet.ByteArray:
+		return encoding.ByteArray
+	}
+	return encoding.Undefined
+}
+
+// bigInts handles the rest of an INT64 page once the column has met a
+// value that a float64 cannot hold exactly: the column becomes String, and
+// the page's values (those already in *fs, and rest) go to *ss as decimal
+// text.
+func (cr *columnReader) bigInts(rest []int64, fs *[]float64, ss *[]string) error {
+	s := (*ss)[:0]
+	for _, x := range *fs {
+		s = append(s, strconv.FormatInt(int64(x), 10))
+	}
+	for _, e := range rest {
+		if cr.unsigned {
+			s = append(s, strconv.FormatUint(uint64(e), 10))
+		} else {
+			s = append(s, strconv.FormatInt(e, 10))
+		}
+	}
+	*fs, *ss = (*fs)[:0], s
+	if ss == &cr.s { // a data page, not a dictionary
+		return cr.toString()
+	}
+	return nil
+}
+
+// toString turns an Int column read so far into a String column, for a
+// column that turned out to hold integers beyond ±2^53. The current page's
+// values are already in cr.s.
+func (cr *columnReader) toString() error {
+	c := cr.col
+	if c.Kind == String {
+		return nil
+	}
+	ss := make([]string, len(c.Float), cap(c.Float))
+	for i, x := range c.Float {
+		if !c.IsNull(i) {
+			ss[i] = strconv.FormatInt(int64(x), 10)
+		}
+	}
+	c.Kind, c.Float, c.String = String, nil, ss
+	return nil
+}
+
+// WriteParquet writes t to path as a Snappy-compressed Parquet file, with a
+// row group every 256k rows. It writes to a temporary file in the same
+// directory, syncs it and renames it over path, so that readers see either
+// the old file or the whole new one. The file is readable by its owner
+// only.
+//
+// Column order and kinds survive a round trip through ReadParquet: Float is
+// written as DOUBLE, Int as INT64, Bool as BOOLEAN and String as BYTE_ARRAY
+// (UTF8); a column with nulls is OPTIONAL, one without REQUIRED.
+func WriteParquet(path string, t *Table) (err error) {
+	if err := checkWritable(t, path); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("datasets: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := writeParquet(bw, t, path); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return writeErr(path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return writeErr(path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return writeErr(path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("datasets: %w", err)
+	}
+	// Make the rename itself durable; not every system can sync a directory.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WriteParquetTo writes t to w in the format WriteParquet uses.
+func WriteParquetTo(w io.Writer, t *Table) error {
+	if err := checkWritable(t, ""); err != nil {
+		return err
+	}
+	return writeParquet(w, t, "")
+}
+
+func writeErr(source string, err error) error {
+	if source == "" {
+		return fmt.Errorf("datasets: writing parquet: %w", err)
+	}
+	return fmt.Errorf("datasets: writing %s: %w", source, err)
+}
+
+func checkWritable(t *Table, source string) error {
+	if err := t.validate(); err != nil {
+		err.Source = source
+		return err
+	}
+	if len(t.Columns) == 0 {
+		return &Error{Source: source, Msg: "table has no columns", Err: ErrFormat}
+	}
+	return nil
+}
+
+func writeParquet(w io.Writer, t *Table, source string) error {
+	g := orderedGroup{Group: parquet.Group{}, rank: make(map[string]int, len(t.Columns))}
+	for i, c := range t.Columns {
+		var node parquet.Node
+		switch c.Kind {
+		case Float:
+			node = parquet.Leaf(parquet.DoubleType)
+		case Int:
+			node = parquet.Leaf(parquet.Int64Type)
+		case Bool:
+			node = parquet.Leaf(parquet.BooleanType)
+		case String:
+			node = parquet.String()
+		}
+		if c.NullCount() > 0 {
+			node = parquet.Optional(node)
+		}
+		g.Group[c.Name] = node
+		g.rank[c.Name] = i
+	}
+	schema := parquet.NewSchema("fedscore", g)
+	leaves := make([]parquet.LeafColumn, len(t.Columns))
+	for i, c := range t.Columns {
+		leaf, ok := schema.Lookup(c.Name)
+		if !ok {
+			return writeErr(source, fmt.Errorf("column %q missing from parquet schema", c.Name))
+		}
+		leaves[i] = leaf
+	}
+	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Snappy))
+	n := t.Rows()
+	vals := make([]parquet.Value, 0, min(n, rowGroupRows))
+	for lo := 0; lo < n; lo += rowGroupRows {
+		hi := min(lo+rowGroupRows, n)
+		writers := pw.ColumnWriters()
+		for i, c := range t.Columns {
+			vals = appendValues(vals[:0], c, lo, hi, leaves[i])
+			got, err := writers[leaves[i].ColumnIndex].WriteRowValues(vals)
+			if err != nil {
+				return writeErr(source, fmt.Errorf("column %q: %w", c.Name, err))
+			}
+			// parquet-go writes a corrupt file, without error, when
+			// columns get different row counts: check each one.
+			if got != hi-lo {
+				return writeErr(source, fmt.Errorf("column %q: wrote %d of %d rows", c.Name, got, hi-lo))
+			}
+		}
+		if err := pw.Flush(); err != nil {
+			return writeErr(source, err)
+		}
+	}
+	if err := pw.Close(); err != nil {
+		return writeErr(source, err)
+	}
+	return nil
+}
+
+func appendValues(vals []parquet.Value, c *Column, lo, hi int, leaf parquet.LeafColumn) []parquet.Value {
+	ci, def := leaf.ColumnIndex, leaf.MaxDefinitionLevel
+	for i := lo; i < hi; i++ {
+		var v parquet.Value
+		switch {
+		case c.IsNull(i):
+			vals = append(vals, parquet.NullValue().Level(0, 0, ci))
+			continue
+		case c.Kind == Float:
+			v = parquet.DoubleValue(c.Float[i])
+		case c.Kind == Int:
+			v = parquet.Int64Value(int64(c.Float[i]))
+		case c.Kind == Bool:
+			v = parquet.BooleanValue(c.Float[i] != 0)
+		default:
+			// The writer copies the bytes; no need to allocate them.
+			s := c.String[i]
+			v = parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s)))
+		}
+		vals = append(vals, v.Level(0, def, ci))
+	}
+	return vals
+}
+
+// orderedGroup is a parquet.Group whose fields come out in table order
+// rather than sorted by name, so that a round trip keeps column order.
+type orderedGroup struct {
+	parquet.Group
+	rank map[string]int
+}
+
+func (g orderedGroup) Fields() []parquet.Field {
+	fs := g.Group.Fields()
+	slices.SortFunc(fs, func(a, b parquet.Field) int { return g.rank[a.Name()] - g.rank[b.Name()] })
+	return fs
+}
