@@ -513,7 +513,7 @@ func WriteParquet(path string, t *Table) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := writeParquet(bw, t, path); err != nil {
+	if err := writeParquet(bw, t, path, rowGroupRows); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
@@ -541,7 +541,7 @@ func WriteParquetTo(w io.Writer, t *Table) error {
 	if err := checkWritable(t, ""); err != nil {
 		return err
 	}
-	return writeParquet(w, t, "")
+	return writeParquet(w, t, "", rowGroupRows)
 }
 
 func writeErr(source string, err error) error {
@@ -562,7 +562,7 @@ func checkWritable(t *Table, source string) error {
 	return nil
 }
 
-func writeParquet(w io.Writer, t *Table, source string) error {
+func writeParquet(w io.Writer, t *Table, source string, groupRows int) error {
 	g := orderedGroup{Group: parquet.Group{}, rank: make(map[string]int, len(t.Columns))}
 	for i, c := range t.Columns {
 		var node parquet.Node
@@ -593,9 +593,9 @@ func writeParquet(w io.Writer, t *Table, source string) error {
 	}
 	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Snappy))
 	n := t.Rows()
-	vals := make([]parquet.Value, 0, min(n, rowGroupRows))
-	for lo := 0; lo < n; lo += rowGroupRows {
-		hi := min(lo+rowGroupRows, n)
+	vals := make([]parquet.Value, 0, min(n, groupRows))
+	for lo := 0; lo < n; lo += groupRows {
+		hi := min(lo+groupRows, n)
 		writers := pw.ColumnWriters()
 		for i, c := range t.Columns {
 			vals = appendValues(vals[:0], c, lo, hi, leaves[i])

@@ -22,8 +22,8 @@ import (
 	"github.com/fedscore/fedscore/features"
 	"github.com/fedscore/fedscore/models"
 	"github.com/fedscore/fedscore/models/eval"
-	"google.golang.org/grpc"
 	"gonum.org/v1/gonum/mat"
+	"google.golang.org/grpc"
 )
 
 // Version is sent to the coordinator in Hello.

@@ -164,17 +164,11 @@ func numericFeatures(path, id, label string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, c := range t.Columns {
-		if c.Name == id || c.Name == label || c.Kind == datasets.String {
-			continue
-		}
-		out = append(out, c.Name)
+	f, err := federation.NumericFeatures(t, id, label)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s has no numeric columns besides id and label", path)
-	}
-	return out, nil
+	return f, nil
 }
 
 func jobWatch(args []string) error {
@@ -259,9 +253,12 @@ func (p *progress) update(j *fedscorepb.Job) {
 		p.drawn = true
 		return
 	}
-	if status != p.lastLine {
+	// Off a terminal, one line per phase change: a log reader wants the
+	// rounds, not every participant's answer.
+	key := fmt.Sprintf("%s/%s/%d", j.GetState(), j.GetPhase(), j.GetRound())
+	if key != p.lastLine {
 		fmt.Fprintf(p.w, "%s  %s\n", time.Now().Format("15:04:05"), status)
-		p.lastLine = status
+		p.lastLine = key
 	}
 }
 
@@ -358,7 +355,6 @@ func jobList(args []string) error {
 	return nil
 }
 
-
 func jobReport(args []string) error {
 	fs := newFlags("job report", "job report JOB_ID --test FILE [--pooled FILE,FILE,...]")
 	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
@@ -391,11 +387,11 @@ func jobReport(args []string) error {
 	if err != nil {
 		return err
 	}
-	m, st, err := modelFromProto(job.GetModel())
+	m, st, err := federation.ModelFromProto(job.GetModel())
 	if err != nil {
 		return err
 	}
-	fed, err := evaluate(m, st, test)
+	fed, err := federation.Evaluate(m, st, test)
 	if err != nil {
 		return err
 	}
@@ -415,11 +411,11 @@ func jobReport(args []string) error {
 			return err
 		}
 	}
-	pm, pst, err := trainPooled(union, schema, *pooledFiles, spec)
+	pm, pst, err := federation.TrainPooled(union, schema, *pooledFiles, spec)
 	if err != nil {
 		return err
 	}
-	pooled, err := evaluate(pm, pst, test)
+	pooled, err := federation.Evaluate(pm, pst, test)
 	if err != nil {
 		return err
 	}

@@ -384,9 +384,9 @@ func TestRestoreRetriesInterruptedPhase(t *testing.T) {
 func TestConfigValidation(t *testing.T) {
 	bad := []Config{
 		{},
-		testConfig([]string{"a"}, 2, 1, 1),       // min above eligible
-		testConfig(nil, 1, 0, 1),                 // no rounds
-		testConfig(nil, 1, 1, 0),                 // no attempts
+		testConfig([]string{"a"}, 2, 1, 1), // min above eligible
+		testConfig(nil, 1, 0, 1),           // no rounds
+		testConfig(nil, 1, 1, 0),           // no attempts
 		{Job: "j", MinParticipants: 1, Rounds: 1}, // no layout, timeout or strategy
 	}
 	for i, c := range bad {
