@@ -30,7 +30,7 @@ proto:
 	PATH=$(GOBIN):$$PATH protoc -I api/fedscorepb -I /usr/include \
 		--go_out=api/fedscorepb --go_opt=paths=source_relative \
 		--go-grpc_out=api/fedscorepb --go-grpc_opt=paths=source_relative \
-		api/fedscorepb/fedscore.proto
+		api/fedscorepb/*.proto
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./... | ./scripts/benchtable.sh

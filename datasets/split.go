@@ -160,7 +160,7 @@ func SplitByColumn(t *Table, n int, column string) ([]*Table, error) {
 	}
 	gs := groupRows(c)
 	if len(gs) < n {
-		return nil, colErr("", column, ErrColumnType, "%d distinct values cannot fill %d parts", len(gs), n)
+		return nil, fmt.Errorf("datasets: column %q: %d distinct values cannot fill %d parts", column, len(gs), n)
 	}
 	slices.SortStableFunc(gs, func(a, b *group) int { return cmp.Compare(len(b.rows), len(a.rows)) })
 	parts := make([][]int, n)

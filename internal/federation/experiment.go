@@ -222,4 +222,3 @@ func Evaluate(m *models.Logistic, st features.Standardizer, f *datasets.Frame) (
 	b, err := eval.BinaryMetrics(probs, f.Y)
 	return Metrics{AUC: b.AUC, KS: b.KS, LogLoss: b.LogLoss, N: b.N, Positives: b.Positives}, err
 }
-
