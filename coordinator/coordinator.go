@@ -19,10 +19,9 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
 	"github.com/fedscore/fedscore/coordinator/store"
-	"github.com/fedscore/fedscore/coordinator/strategy"
-	"github.com/fedscore/fedscore/models/eval"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -271,7 +270,7 @@ func (co *Coordinator) connectedIDs() []string {
 
 // SubmitJob implements fedscorepb.JobsServer.
 func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobRequest) (*fedscorepb.Job, error) {
-	spec, err := NormalizeSpec(req.GetSpec())
+	spec, err := program.NormalizeSpec(req.GetSpec())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -417,7 +416,8 @@ func (co *Coordinator) GetModel(ctx context.Context, req *fedscorepb.GetJobReque
 // startJob builds the job's round machine and its runner goroutine.
 func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 	spec := job.GetSpec()
-	strat, err := strategy.ByName(spec.GetStrategy(), spec.GetProxMu())
+	cp := job.GetCheckpoint()
+	prog, err := program.New(spec, cp.GetProgramState())
 	if err != nil {
 		return err
 	}
@@ -425,14 +425,12 @@ func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 		Job:             job.GetId(),
 		Eligible:        spec.GetParticipants(),
 		MinParticipants: int(spec.GetMinParticipants()),
-		Rounds:          int(spec.GetRounds()),
-		Layout:          round.Layout{Dim: len(spec.GetFeatures()), Bins: eval.DefaultBins},
 		PhaseTimeout:    time.Duration(spec.GetPhaseTimeoutMs()) * time.Millisecond,
 		MaxAttempts:     int(spec.GetMaxAttempts()),
-		Strategy:        strat,
+		Program:         prog,
 	}
 	var m *round.Machine
-	if cp := job.GetCheckpoint(); cp != nil {
+	if cp != nil {
 		m, err = round.Restore(cfg, snapshotFromProto(job))
 	} else {
 		m, err = round.New(cfg)
@@ -441,7 +439,7 @@ func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 		return err
 	}
 	jr := &jobRun{
-		co: co, m: m, job: proto.Clone(job).(*fedscorepb.Job),
+		co: co, m: m, prog: prog, job: proto.Clone(job).(*fedscorepb.Job),
 		events:   make(chan round.Event, 1024),
 		done:     make(chan struct{}),
 		watchers: map[chan *fedscorepb.Job]struct{}{},

@@ -9,7 +9,6 @@ import (
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/round"
-	"github.com/fedscore/fedscore/features"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -19,6 +18,7 @@ import (
 type jobRun struct {
 	co     *Coordinator
 	m      *round.Machine
+	prog   round.Program
 	log    *slog.Logger
 	events chan round.Event
 	done   chan struct{}
@@ -137,16 +137,23 @@ func (jr *jobRun) apply() {
 	}
 }
 
-// update refreshes the API view of the job from the machine.
+// update refreshes the API view of the job from the machine and program.
 func (jr *jobRun) update() *fedscorepb.Job {
 	st := jr.m.Status()
 	snap := jr.m.Snapshot()
+	progState, err := jr.prog.MarshalState()
+	if err != nil {
+		jr.log.Error("program state", "err", err)
+	}
 	now := timestamppb.New(jr.co.cfg.Now())
 
 	jr.mu.Lock()
 	defer jr.mu.Unlock()
 	j := jr.job
 	j.Phase = string(st.Phase)
+	if st.Phase == round.Collecting {
+		j.Phase = st.Kind
+	}
 	j.Round = uint32(st.Round)
 	j.Cohort = st.Cohort
 	j.Answered = uint32(st.Answered)
@@ -156,7 +163,7 @@ func (jr *jobRun) update() *fedscorepb.Job {
 		if j.Started == nil {
 			j.State = fedscorepb.JobState_JOB_STATE_WAITING
 		}
-	case round.Stats, round.Train, round.Eval:
+	case round.Collecting:
 		j.State = fedscorepb.JobState_JOB_STATE_RUNNING
 		if j.Started == nil {
 			j.Started = now
@@ -171,16 +178,17 @@ func (jr *jobRun) update() *fedscorepb.Job {
 	if st.Phase.Terminal() && j.Ended == nil {
 		j.Ended = now
 	}
-	j.Rounds = recordsToProto(snap.History)
+	j.Rounds = recordsToProto(jr.prog.History())
 	j.Checkpoint = &fedscorepb.Checkpoint{
-		Phase: string(snap.Phase), Round: uint32(snap.Round), Seq: snap.Seq, Attempt: uint32(snap.Attempt),
-		Params: snap.Params, Scaler: scalerToProto(snap.Scaler),
-	}
-	if snap.Phase == round.Waiting {
-		j.Checkpoint.Phase = string(snap.Resume)
+		Phase: string(snap.Phase), Seq: snap.Seq, Attempt: uint32(snap.Attempt),
+		Current: collectionToProto(snap.Current), ProgramState: progState,
 	}
 	if st.Phase == round.Succeeded {
-		j.Model = modelFromSnapshot(j, snap)
+		if mp, ok := jr.prog.(interface {
+			Model(string) *fedscorepb.Model
+		}); ok {
+			j.Model = mp.Model(j.GetId())
+		}
 	}
 	return proto.Clone(j).(*fedscorepb.Job)
 }
@@ -253,33 +261,32 @@ func (jr *jobRun) finish() {
 }
 
 func taskToProto(job *fedscorepb.Job, t round.Task) *fedscorepb.Task {
-	kind := fedscorepb.TaskKind_TASK_KIND_UNSPECIFIED
-	switch t.Kind {
-	case round.Stats:
-		kind = fedscorepb.TaskKind_TASK_KIND_STATS
-	case round.Train:
-		kind = fedscorepb.TaskKind_TASK_KIND_TRAIN
-	case round.Eval:
-		kind = fedscorepb.TaskKind_TASK_KIND_EVAL
-	}
 	return &fedscorepb.Task{
-		JobId: job.GetId(), Seq: t.Seq, Round: uint32(t.Round), Kind: kind,
-		Spec: job.GetSpec(), Params: t.Params, Scaler: scalerToProto(t.Scaler),
+		JobId: job.GetId(), Seq: t.Seq, Round: uint32(t.Collection.Round), Kind: t.Collection.Kind,
+		Spec: job.GetSpec(), Params: t.Collection.Params, Plan: t.Collection.Plan,
 	}
 }
 
-func scalerToProto(s *features.Standardizer) *fedscorepb.Standardizer {
-	if s == nil {
+func collectionToProto(c *round.Collection) *fedscorepb.Collection {
+	if c == nil {
 		return nil
 	}
-	return &fedscorepb.Standardizer{Mean: s.Mean, Std: s.Std}
+	pc := &fedscorepb.Collection{Kind: c.Kind, Round: uint32(c.Round), Params: c.Params, Plan: c.Plan}
+	for _, s := range c.Segments {
+		pc.Segments = append(pc.Segments, &fedscorepb.Segment{Name: s.Name, Len: uint32(s.Len), Count: s.Count, Clip: s.Clip, FracBits: uint32(s.FracBits)})
+	}
+	return pc
 }
 
-func scalerFromProto(s *fedscorepb.Standardizer) *features.Standardizer {
-	if s == nil {
+func collectionFromProto(pc *fedscorepb.Collection) *round.Collection {
+	if pc == nil {
 		return nil
 	}
-	return &features.Standardizer{Mean: s.GetMean(), Std: s.GetStd()}
+	c := &round.Collection{Kind: pc.GetKind(), Round: int(pc.GetRound()), Params: pc.GetParams(), Plan: pc.GetPlan()}
+	for _, s := range pc.GetSegments() {
+		c.Segments = append(c.Segments, round.Segment{Name: s.GetName(), Len: int(s.GetLen()), Count: s.GetCount(), Clip: s.GetClip(), FracBits: uint(s.GetFracBits())})
+	}
+	return c
 }
 
 func metricsToProto(m *round.Metrics) *fedscorepb.Metrics {
@@ -287,13 +294,6 @@ func metricsToProto(m *round.Metrics) *fedscorepb.Metrics {
 		return nil
 	}
 	return &fedscorepb.Metrics{Auc: m.AUC, Ks: m.KS, Logloss: m.LogLoss, Examples: uint64(m.Examples), Positives: uint64(m.Positives)}
-}
-
-func metricsFromProto(m *fedscorepb.Metrics) *round.Metrics {
-	if m == nil {
-		return nil
-	}
-	return &round.Metrics{AUC: m.GetAuc(), KS: m.GetKs(), LogLoss: m.GetLogloss(), Examples: float64(m.GetExamples()), Positives: float64(m.GetPositives())}
 }
 
 func recordsToProto(h []round.Record) []*fedscorepb.RoundMetrics {
@@ -309,28 +309,8 @@ func recordsToProto(h []round.Record) []*fedscorepb.RoundMetrics {
 
 func snapshotFromProto(j *fedscorepb.Job) round.Snapshot {
 	cp := j.GetCheckpoint()
-	s := round.Snapshot{
-		Phase: round.Phase(cp.GetPhase()), Round: int(cp.GetRound()), Seq: cp.GetSeq(), Attempt: int(cp.GetAttempt()),
-		Params: cp.GetParams(), Scaler: scalerFromProto(cp.GetScaler()), Err: j.GetError(),
+	return round.Snapshot{
+		Phase: round.Phase(cp.GetPhase()), Current: collectionFromProto(cp.GetCurrent()),
+		Seq: cp.GetSeq(), Attempt: int(cp.GetAttempt()), Err: j.GetError(),
 	}
-	for _, r := range j.GetRounds() {
-		s.History = append(s.History, round.Record{
-			Round: int(r.GetRound()), Participants: r.GetParticipants(), Dropped: r.GetDropped(),
-			Examples: float64(r.GetExamples()), TrainLoss: r.GetTrainLoss(), Validation: metricsFromProto(r.GetValidation()),
-		})
-	}
-	return s
-}
-
-func modelFromSnapshot(j *fedscorepb.Job, s round.Snapshot) *fedscorepb.Model {
-	d := len(s.Params) - 1
-	m := &fedscorepb.Model{
-		JobId: j.GetId(), Kind: j.GetSpec().GetModel(), Features: j.GetSpec().GetFeatures(),
-		Weights: slices.Clone(s.Params[:d]), Intercept: s.Params[d], Scaler: scalerToProto(s.Scaler),
-		Rounds: uint32(len(s.History)),
-	}
-	if n := len(s.History); n > 0 {
-		m.Validation = metricsToProto(s.History[n-1].Validation)
-	}
-	return m
 }

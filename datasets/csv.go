@@ -204,6 +204,47 @@ func inferColumn(name string, cells []string) *Column {
 	return c
 }
 
+// WriteCSV writes t to path as comma-separated values with a header row,
+// atomically (a temporary file in the same directory, synced and renamed)
+// like WriteParquet. Nulls are empty cells; numbers are written as
+// Column.Format renders them. Reading the file back infers kinds afresh, so
+// a String column of digits comes back Int.
+func WriteCSV(path string, t *Table) error {
+	if err := checkWritable(t, path); err != nil {
+		return err
+	}
+	return writeAtomic(path, func(w io.Writer) error { return writeCSV(w, t) })
+}
+
+// WriteCSVTo writes t to w in the format WriteCSV uses.
+func WriteCSVTo(w io.Writer, t *Table) error {
+	if err := checkWritable(t, ""); err != nil {
+		return err
+	}
+	if err := writeCSV(w, t); err != nil {
+		return writeErr("", err)
+	}
+	return nil
+}
+
+func writeCSV(w io.Writer, t *Table) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Names()); err != nil {
+		return err
+	}
+	rec := make([]string, len(t.Columns))
+	for i := range t.Rows() {
+		for j, c := range t.Columns {
+			rec[j] = c.Format(i)
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
 // ImportCSV reads a CSV file (see ReadCSVFrom) and writes it to parquetPath
 // (see WriteParquet), returning the table.
 func ImportCSV(csvPath, parquetPath string) (*Table, error) {

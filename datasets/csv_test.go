@@ -169,3 +169,29 @@ func TestTaiwanCSV(t *testing.T) {
 		t.Errorf("%d defaults, want 6636", pos)
 	}
 }
+
+func TestWriteCSVRoundTrip(t *testing.T) {
+	want := allKinds()
+	// Kinds that CSV cannot carry: a String column of digits would come
+	// back Int, and an all-null column Float (which it is already).
+	path := filepath.Join(t.TempDir(), "out.csv")
+	if err := WriteCSV(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCSV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Empty strings, which CSV cannot tell from nulls, come back null.
+	want.Columns[0].Null = []bool{false, false, true, false, false}
+	want.Columns[7].Null[2] = true
+	assertTablesEqual(t, got, want)
+
+	var buf strings.Builder
+	if err := WriteCSVTo(&buf, &Table{Columns: []*Column{{Name: "a,b", Kind: String, String: []string{"x\"y"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\"a,b\"\n\"x\"\"y\"\n"; buf.String() != want {
+		t.Errorf("WriteCSVTo = %q, want %q", buf.String(), want)
+	}
+}

@@ -498,10 +498,16 @@ func (cr *columnReader) toString() error {
 // Column order and kinds survive a round trip through ReadParquet: Float is
 // written as DOUBLE, Int as INT64, Bool as BOOLEAN and String as BYTE_ARRAY
 // (UTF8); a column with nulls is OPTIONAL, one without REQUIRED.
-func WriteParquet(path string, t *Table) (err error) {
+func WriteParquet(path string, t *Table) error {
 	if err := checkWritable(t, path); err != nil {
 		return err
 	}
+	return writeAtomic(path, func(w io.Writer) error { return writeParquet(w, t, rowGroupRows) })
+}
+
+// writeAtomic writes a file through a temporary file in the same
+// directory, synced and then renamed over path.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("datasets: %w", err)
@@ -513,8 +519,8 @@ func WriteParquet(path string, t *Table) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := writeParquet(bw, t, path, rowGroupRows); err != nil {
-		return err
+	if err := write(bw); err != nil {
+		return writeErr(path, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return writeErr(path, err)
@@ -541,7 +547,10 @@ func WriteParquetTo(w io.Writer, t *Table) error {
 	if err := checkWritable(t, ""); err != nil {
 		return err
 	}
-	return writeParquet(w, t, "", rowGroupRows)
+	if err := writeParquet(w, t, rowGroupRows); err != nil {
+		return writeErr("", err)
+	}
+	return nil
 }
 
 func writeErr(source string, err error) error {
@@ -562,7 +571,7 @@ func checkWritable(t *Table, source string) error {
 	return nil
 }
 
-func writeParquet(w io.Writer, t *Table, source string, groupRows int) error {
+func writeParquet(w io.Writer, t *Table, groupRows int) error {
 	g := orderedGroup{Group: parquet.Group{}, rank: make(map[string]int, len(t.Columns))}
 	for i, c := range t.Columns {
 		var node parquet.Node
@@ -587,7 +596,7 @@ func writeParquet(w io.Writer, t *Table, source string, groupRows int) error {
 	for i, c := range t.Columns {
 		leaf, ok := schema.Lookup(c.Name)
 		if !ok {
-			return writeErr(source, fmt.Errorf("column %q missing from parquet schema", c.Name))
+			return fmt.Errorf("column %q missing from parquet schema", c.Name)
 		}
 		leaves[i] = leaf
 	}
@@ -601,20 +610,20 @@ func writeParquet(w io.Writer, t *Table, source string, groupRows int) error {
 			vals = appendValues(vals[:0], c, lo, hi, leaves[i])
 			got, err := writers[leaves[i].ColumnIndex].WriteRowValues(vals)
 			if err != nil {
-				return writeErr(source, fmt.Errorf("column %q: %w", c.Name, err))
+				return fmt.Errorf("column %q: %w", c.Name, err)
 			}
 			// parquet-go writes a corrupt file, without error, when
 			// columns get different row counts: check each one.
 			if got != hi-lo {
-				return writeErr(source, fmt.Errorf("column %q: wrote %d of %d rows", c.Name, got, hi-lo))
+				return fmt.Errorf("column %q: wrote %d of %d rows", c.Name, got, hi-lo)
 			}
 		}
 		if err := pw.Flush(); err != nil {
-			return writeErr(source, err)
+			return err
 		}
 	}
 	if err := pw.Close(); err != nil {
-		return writeErr(source, err)
+		return err
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func TestParquetRowGroups(t *testing.T) {
 	}
 	want := &Table{Columns: []*Column{x, s}}
 	var buf bytes.Buffer
-	if err := writeParquet(&buf, want, "mem", 128); err != nil {
+	if err := writeParquet(&buf, want, 128); err != nil {
 		t.Fatal(err)
 	}
 	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -156,7 +157,7 @@ func TestSplitByColumn(t *testing.T) {
 	var csv strings.Builder
 	csv.WriteString("row,region\n")
 	for i, r := range regions {
-		csv.WriteString(strings.Join([]string{string(rune('0' + i/10)), string(rune('0' + i%10))}, "") + "," + r + "\n")
+		csv.WriteString(strconv.Itoa(i) + "," + r + "\n")
 	}
 	tab, err := ReadCSVFrom(strings.NewReader(csv.String()), "regions.csv")
 	if err != nil {

@@ -89,9 +89,9 @@ func Synthesize(c SynthConfig) (*Wallet, error) {
 	f := func() []float64 { return make([]float64, n) }
 	var (
 		age, income, tenure, limit, util, delinq, products = f(), f(), f(), f(), f(), f(), f()
-		spend, orders, returns, payroll, late, recency      = f(), f(), f(), f(), f(), f()
-		label, pd                                           = f(), f()
-		employment                                          = make([]string, n)
+		spend, orders, returns, payroll, late, recency     = f(), f(), f(), f(), f(), f()
+		label, pd                                          = f(), f()
+		employment                                         = make([]string, n)
 	)
 	for i := range n {
 		// Employment and age.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -16,13 +15,9 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
-	"github.com/fedscore/fedscore/coordinator/strategy"
 	"github.com/fedscore/fedscore/datasets"
-	"github.com/fedscore/fedscore/features"
-	"github.com/fedscore/fedscore/models"
-	"github.com/fedscore/fedscore/models/eval"
-	"gonum.org/v1/gonum/mat"
 	"google.golang.org/grpc"
 )
 
@@ -72,16 +67,7 @@ type Node struct {
 	table *datasets.Table
 
 	mu   sync.Mutex
-	jobs map[string]*jobData
-}
-
-// jobData is a job's view of the local table, prepared once.
-type jobData struct {
-	spec       *fedscorepb.JobSpec
-	train, val *datasets.Frame
-	scaler     *fedscorepb.Standardizer
-	trainX     *mat.Dense // standardised with scaler
-	valX       *mat.Dense
+	jobs map[string]program.Participant
 }
 
 // New loads the node's data, so a bad file is reported before the node
@@ -97,7 +83,7 @@ func New(c Config) (*Node, error) {
 	if t.Rows() == 0 {
 		return nil, fmt.Errorf("participant: %s: %w", c.Data, datasets.ErrEmpty)
 	}
-	return &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]*jobData{}}, nil
+	return &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]program.Participant{}}, nil
 }
 
 // Rows is the number of rows in the node's table.
@@ -198,7 +184,7 @@ func (n *Node) serve(ctx context.Context) error {
 
 // Handle computes the answer to one task. It never fails outright: a
 // problem with the local data becomes the result's error, so the
-// coordinator learns why this node sat the phase out.
+// coordinator learns why this node sat the collection out.
 func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 	res := &fedscorepb.TaskResult{JobId: t.GetJobId(), Seq: t.GetSeq(), Kind: t.GetKind()}
 	log := n.log.With("job", t.GetJobId(), "round", t.GetRound(), "kind", t.GetKind())
@@ -215,166 +201,24 @@ func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 }
 
 func (n *Node) compute(t *fedscorepb.Task) ([]float64, error) {
-	jd, err := n.job(t.GetJobId(), t.GetSpec())
+	p, err := n.job(t.GetJobId(), t.GetSpec())
 	if err != nil {
 		return nil, err
 	}
-	layout := round.Layout{Dim: len(jd.train.Features), Bins: eval.DefaultBins}
-	switch t.GetKind() {
-	case fedscorepb.TaskKind_TASK_KIND_STATS:
-		m := features.NewMoments(layout.Dim)
-		m.AddMatrix(jd.train.X)
-		return layout.PackStats(round.StatsContribution{Moments: m, Positives: positives(jd.train.Y)})
-	case fedscorepb.TaskKind_TASK_KIND_TRAIN:
-		if err := n.standardise(jd, t.GetScaler()); err != nil {
-			return nil, err
-		}
-		model := models.NewLogistic(layout.Dim)
-		if err := model.SetParams(t.GetParams()); err != nil {
-			return nil, fmt.Errorf("participant: global parameters: %w", err)
-		}
-		val, err := validate(model, jd, layout.Bins)
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := trainConfig(t.GetSpec(), t.GetRound(), n.cfg.ID)
-		if err != nil {
-			return nil, err
-		}
-		fit, err := model.Fit(jd.trainX, jd.train.Y, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("participant: local training: %w", err)
-		}
-		nTrain := float64(len(jd.train.Y))
-		wp := model.Params()
-		for i := range wp {
-			wp[i] *= nTrain
-		}
-		return layout.PackTrain(round.TrainContribution{
-			WeightedParams: wp, Weight: nTrain, Examples: nTrain, LossSum: fit.Loss * nTrain, Validation: val,
-		})
-	case fedscorepb.TaskKind_TASK_KIND_EVAL:
-		if err := n.standardise(jd, t.GetScaler()); err != nil {
-			return nil, err
-		}
-		model := models.NewLogistic(layout.Dim)
-		if err := model.SetParams(t.GetParams()); err != nil {
-			return nil, fmt.Errorf("participant: global parameters: %w", err)
-		}
-		val, err := validate(model, jd, layout.Bins)
-		if err != nil {
-			return nil, err
-		}
-		return layout.PackEval(val)
-	}
-	return nil, fmt.Errorf("participant: unknown task kind %v", t.GetKind())
+	return p.Contribute(round.Collection{Kind: t.GetKind(), Round: int(t.GetRound()), Params: t.GetParams(), Plan: t.GetPlan()})
 }
 
-// TrainConfig is the local training a job spec asks for in a given round;
-// simulate uses it for the pooled baseline so both sides run the same code.
-func TrainConfig(spec *fedscorepb.JobSpec, epochs int, seed uint64) (models.TrainConfig, error) {
-	s, err := strategy.ByName(spec.GetStrategy(), spec.GetProxMu())
-	if err != nil {
-		return models.TrainConfig{}, err
-	}
-	return models.TrainConfig{
-		Epochs: epochs, BatchSize: int(spec.GetBatchSize()), LearningRate: spec.GetLearningRate(),
-		L2: spec.GetL2(), Optimizer: models.Optimizer(spec.GetOptimizer()), Seed: seed, ProxMu: s.LocalProx(),
-	}, nil
-}
-
-func trainConfig(spec *fedscorepb.JobSpec, round uint32, id string) (models.TrainConfig, error) {
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	return TrainConfig(spec, int(spec.GetLocalEpochs()), spec.GetSeed()^h.Sum64()^uint64(round)*0x9e3779b97f4a7c15)
-}
-
-func positives(y []float64) float64 {
-	var p float64
-	for _, v := range y {
-		p += v
-	}
-	return p
-}
-
-// validate measures a model on the node's validation rows.
-func validate(model *models.Logistic, jd *jobData, bins int) (round.Validation, error) {
-	hist := eval.NewScoreHistogram(bins)
-	val := round.Validation{Hist: hist}
-	if jd.val == nil || len(jd.val.Y) == 0 {
-		return val, nil
-	}
-	probs := model.Predict(jd.valX, nil)
-	if err := val.Hist.AddAll(probs, jd.val.Y); err != nil {
-		return val, err
-	}
-	ll, err := eval.LogLoss(probs, jd.val.Y)
-	if err != nil {
-		return val, err
-	}
-	val.LossSum = ll * float64(len(probs))
-	val.Examples = float64(len(probs))
-	return val, nil
-}
-
-// job prepares (once per job) the node's train and validation frames.
-func (n *Node) job(id string, spec *fedscorepb.JobSpec) (*jobData, error) {
+// job prepares (once per job) the node's side of the job's program.
+func (n *Node) job(id string, spec *fedscorepb.JobSpec) (program.Participant, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if jd := n.jobs[id]; jd != nil {
-		return jd, nil
+	if p := n.jobs[id]; p != nil {
+		return p, nil
 	}
-	schema := datasets.Schema{ID: spec.GetIdColumn(), Label: spec.GetLabel(), Features: spec.GetFeatures()}
-	// Validate the whole table first, so errors name the file, not a split.
-	if _, err := schema.Frame(n.table, n.cfg.Data); err != nil {
-		return nil, err
-	}
-	h := fnv.New64a()
-	h.Write([]byte(n.cfg.ID))
-	train, val, err := datasets.StratifiedHoldout(n.table, spec.GetLabel(), spec.GetValidationFraction(), int64(spec.GetSeed()^h.Sum64()))
+	p, err := program.NewParticipant(n.cfg.ID, n.cfg.Data, n.table, spec)
 	if err != nil {
 		return nil, err
 	}
-	jd := &jobData{spec: spec}
-	if jd.train, err = schema.Frame(train, n.cfg.Data); err != nil {
-		return nil, err
-	}
-	if val.Rows() > 0 {
-		if jd.val, err = schema.Frame(val, n.cfg.Data); err != nil {
-			return nil, err
-		}
-	}
-	n.jobs[id] = jd
-	return jd, nil
-}
-
-// standardise applies the job's federated standardisation once.
-func (n *Node) standardise(jd *jobData, s *fedscorepb.Standardizer) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if s == nil || len(s.GetMean()) != len(jd.train.Features) || len(s.GetStd()) != len(jd.train.Features) {
-		return fmt.Errorf("participant: task carries no standardisation for %d features", len(jd.train.Features))
-	}
-	if jd.scaler != nil && equal(jd.scaler.GetMean(), s.GetMean()) && equal(jd.scaler.GetStd(), s.GetStd()) {
-		return nil
-	}
-	st := features.Standardizer{Mean: s.GetMean(), Std: s.GetStd()}
-	jd.trainX = st.Transform(jd.train.X)
-	if jd.val != nil {
-		jd.valX = st.Transform(jd.val.X)
-	}
-	jd.scaler = s
-	return nil
-}
-
-func equal(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	n.jobs[id] = p
+	return p, nil
 }

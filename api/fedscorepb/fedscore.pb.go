@@ -28,63 +28,6 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type TaskKind int32
-
-const (
-	TaskKind_TASK_KIND_UNSPECIFIED TaskKind = 0
-	// Summable feature statistics (counts, sums, sums of squares) from which
-	// the coordinator fits the standardisation.
-	TaskKind_TASK_KIND_STATS TaskKind = 1
-	// Evaluate the global model on local validation data, then train locally
-	// from it and return the weighted update.
-	TaskKind_TASK_KIND_TRAIN TaskKind = 2
-	// Evaluate the final global model on local validation data.
-	TaskKind_TASK_KIND_EVAL TaskKind = 3
-)
-
-// Enum value maps for TaskKind.
-var (
-	TaskKind_name = map[int32]string{
-		0: "TASK_KIND_UNSPECIFIED",
-		1: "TASK_KIND_STATS",
-		2: "TASK_KIND_TRAIN",
-		3: "TASK_KIND_EVAL",
-	}
-	TaskKind_value = map[string]int32{
-		"TASK_KIND_UNSPECIFIED": 0,
-		"TASK_KIND_STATS":       1,
-		"TASK_KIND_TRAIN":       2,
-		"TASK_KIND_EVAL":        3,
-	}
-)
-
-func (x TaskKind) Enum() *TaskKind {
-	p := new(TaskKind)
-	*p = x
-	return p
-}
-
-func (x TaskKind) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (TaskKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_fedscore_proto_enumTypes[0].Descriptor()
-}
-
-func (TaskKind) Type() protoreflect.EnumType {
-	return &file_fedscore_proto_enumTypes[0]
-}
-
-func (x TaskKind) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use TaskKind.Descriptor instead.
-func (TaskKind) EnumDescriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{0}
-}
-
 type JobState int32
 
 const (
@@ -127,11 +70,11 @@ func (x JobState) String() string {
 }
 
 func (JobState) Descriptor() protoreflect.EnumDescriptor {
-	return file_fedscore_proto_enumTypes[1].Descriptor()
+	return file_fedscore_proto_enumTypes[0].Descriptor()
 }
 
 func (JobState) Type() protoreflect.EnumType {
-	return &file_fedscore_proto_enumTypes[1]
+	return &file_fedscore_proto_enumTypes[0]
 }
 
 func (x JobState) Number() protoreflect.EnumNumber {
@@ -140,7 +83,7 @@ func (x JobState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobState.Descriptor instead.
 func (JobState) EnumDescriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{1}
+	return file_fedscore_proto_rawDescGZIP(), []int{0}
 }
 
 type ParticipantMessage struct {
@@ -419,17 +362,21 @@ func (x *Welcome) GetCoordinatorVersion() string {
 	return ""
 }
 
-// Task asks a participant for one contribution. seq identifies the
-// collection phase; a reply carrying any other seq is stale.
+// Task asks a participant for one contribution to a collection. seq
+// identifies the collection; a reply carrying any other seq is stale. What
+// the participant computes for each kind is fixed by the job's program
+// (coordinator/program), on both sides.
 type Task struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	Round         uint32                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
-	Kind          TaskKind               `protobuf:"varint,4,opt,name=kind,proto3,enum=fedscore.v1.TaskKind" json:"kind,omitempty"`
-	Spec          *JobSpec               `protobuf:"bytes,5,opt,name=spec,proto3" json:"spec,omitempty"`
-	Params        []float64              `protobuf:"fixed64,6,rep,packed,name=params,proto3" json:"params,omitempty"`
-	Scaler        *Standardizer          `protobuf:"bytes,7,opt,name=scaler,proto3" json:"scaler,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	JobId  string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Seq    uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Round  uint32                 `protobuf:"varint,3,opt,name=round,proto3" json:"round,omitempty"`
+	Kind   string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Spec   *JobSpec               `protobuf:"bytes,5,opt,name=spec,proto3" json:"spec,omitempty"`
+	Params []float64              `protobuf:"fixed64,6,rep,packed,name=params,proto3" json:"params,omitempty"`
+	// plan is the program's instruction for this collection (JSON), e.g. the
+	// fitted standardisation.
+	Plan          []byte `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -485,11 +432,11 @@ func (x *Task) GetRound() uint32 {
 	return 0
 }
 
-func (x *Task) GetKind() TaskKind {
+func (x *Task) GetKind() string {
 	if x != nil {
 		return x.Kind
 	}
-	return TaskKind_TASK_KIND_UNSPECIFIED
+	return ""
 }
 
 func (x *Task) GetSpec() *JobSpec {
@@ -506,21 +453,20 @@ func (x *Task) GetParams() []float64 {
 	return nil
 }
 
-func (x *Task) GetScaler() *Standardizer {
+func (x *Task) GetPlan() []byte {
 	if x != nil {
-		return x.Scaler
+		return x.Plan
 	}
 	return nil
 }
 
 // TaskResult answers a Task. contribution is a vector whose only use at the
-// coordinator is to be summed with the other participants' vectors; its
-// layout is fixed by coordinator/round.Layout for the task's kind.
+// coordinator is to be summed with the other participants' vectors.
 type TaskResult struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	JobId        string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	Seq          uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	Kind         TaskKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=fedscore.v1.TaskKind" json:"kind,omitempty"`
+	Kind         string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	Contribution []float64              `protobuf:"fixed64,4,rep,packed,name=contribution,proto3" json:"contribution,omitempty"`
 	// error is set when the participant cannot do the task (its data does not
 	// match the job's schema, say); the coordinator counts it as a failure.
@@ -573,11 +519,11 @@ func (x *TaskResult) GetSeq() uint64 {
 	return 0
 }
 
-func (x *TaskResult) GetKind() TaskKind {
+func (x *TaskResult) GetKind() string {
 	if x != nil {
 		return x.Kind
 	}
-	return TaskKind_TASK_KIND_UNSPECIFIED
+	return ""
 }
 
 func (x *TaskResult) GetContribution() []float64 {
@@ -1164,15 +1110,14 @@ func (x *Model) GetRounds() uint32 {
 	return 0
 }
 
-// Checkpoint is the round machine's durable state.
+// Checkpoint is the durable state of a job's round machine and program.
 type Checkpoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Phase         string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	Round         uint32                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
-	Seq           uint64                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	Attempt       uint32                 `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Params        []float64              `protobuf:"fixed64,5,rep,packed,name=params,proto3" json:"params,omitempty"`
-	Scaler        *Standardizer          `protobuf:"bytes,6,opt,name=scaler,proto3" json:"scaler,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Current       *Collection            `protobuf:"bytes,4,opt,name=current,proto3" json:"current,omitempty"`
+	ProgramState  []byte                 `protobuf:"bytes,5,opt,name=program_state,json=programState,proto3" json:"program_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1214,13 +1159,6 @@ func (x *Checkpoint) GetPhase() string {
 	return ""
 }
 
-func (x *Checkpoint) GetRound() uint32 {
-	if x != nil {
-		return x.Round
-	}
-	return 0
-}
-
 func (x *Checkpoint) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
@@ -1235,18 +1173,170 @@ func (x *Checkpoint) GetAttempt() uint32 {
 	return 0
 }
 
-func (x *Checkpoint) GetParams() []float64 {
+func (x *Checkpoint) GetCurrent() *Collection {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetProgramState() []byte {
+	if x != nil {
+		return x.ProgramState
+	}
+	return nil
+}
+
+type Collection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Round         uint32                 `protobuf:"varint,2,opt,name=round,proto3" json:"round,omitempty"`
+	Params        []float64              `protobuf:"fixed64,3,rep,packed,name=params,proto3" json:"params,omitempty"`
+	Plan          []byte                 `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
+	Segments      []*Segment             `protobuf:"bytes,5,rep,name=segments,proto3" json:"segments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Collection) Reset() {
+	*x = Collection{}
+	mi := &file_fedscore_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Collection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Collection) ProtoMessage() {}
+
+func (x *Collection) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Collection.ProtoReflect.Descriptor instead.
+func (*Collection) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Collection) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Collection) GetRound() uint32 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *Collection) GetParams() []float64 {
 	if x != nil {
 		return x.Params
 	}
 	return nil
 }
 
-func (x *Checkpoint) GetScaler() *Standardizer {
+func (x *Collection) GetPlan() []byte {
 	if x != nil {
-		return x.Scaler
+		return x.Plan
 	}
 	return nil
+}
+
+func (x *Collection) GetSegments() []*Segment {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+type Segment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Len           uint32                 `protobuf:"varint,2,opt,name=len,proto3" json:"len,omitempty"`
+	Count         bool                   `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	Clip          float64                `protobuf:"fixed64,4,opt,name=clip,proto3" json:"clip,omitempty"`
+	FracBits      uint32                 `protobuf:"varint,5,opt,name=frac_bits,json=fracBits,proto3" json:"frac_bits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Segment) Reset() {
+	*x = Segment{}
+	mi := &file_fedscore_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Segment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Segment) ProtoMessage() {}
+
+func (x *Segment) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Segment.ProtoReflect.Descriptor instead.
+func (*Segment) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Segment) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Segment) GetLen() uint32 {
+	if x != nil {
+		return x.Len
+	}
+	return 0
+}
+
+func (x *Segment) GetCount() bool {
+	if x != nil {
+		return x.Count
+	}
+	return false
+}
+
+func (x *Segment) GetClip() float64 {
+	if x != nil {
+		return x.Clip
+	}
+	return 0
+}
+
+func (x *Segment) GetFracBits() uint32 {
+	if x != nil {
+		return x.FracBits
+	}
+	return 0
 }
 
 type Job struct {
@@ -1273,7 +1363,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1375,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1388,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Job) GetId() string {
@@ -1415,7 +1505,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1517,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1530,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1459,7 +1549,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1561,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1574,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -1502,7 +1592,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1604,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1617,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 type ListJobsResponse struct {
@@ -1539,7 +1629,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1641,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1654,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1584,7 +1674,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1686,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1699,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CancelJobRequest) GetJobId() string {
@@ -1644,20 +1734,20 @@ const file_fedscore_proto_rawDesc = "" +
 	"\tjob_ended\x18\x03 \x01(\v2\x15.fedscore.v1.JobEndedH\x00R\bjobEndedB\x06\n" +
 	"\x04body\":\n" +
 	"\aWelcome\x12/\n" +
-	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xe5\x01\n" +
+	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xaf\x01\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
-	"\x05round\x18\x03 \x01(\rR\x05round\x12)\n" +
-	"\x04kind\x18\x04 \x01(\x0e2\x15.fedscore.v1.TaskKindR\x04kind\x12(\n" +
+	"\x05round\x18\x03 \x01(\rR\x05round\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12(\n" +
 	"\x04spec\x18\x05 \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\x12\x16\n" +
-	"\x06params\x18\x06 \x03(\x01R\x06params\x121\n" +
-	"\x06scaler\x18\a \x01(\v2\x19.fedscore.v1.StandardizerR\x06scaler\"\x9a\x01\n" +
+	"\x06params\x18\x06 \x03(\x01R\x06params\x12\x12\n" +
+	"\x04plan\x18\a \x01(\fR\x04plan\"\x83\x01\n" +
 	"\n" +
 	"TaskResult\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12)\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x15.fedscore.v1.TaskKindR\x04kind\x12\"\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\"\n" +
 	"\fcontribution\x18\x04 \x03(\x01R\fcontribution\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\"f\n" +
 	"\bJobEnded\x12\x15\n" +
@@ -1715,15 +1805,27 @@ const file_fedscore_proto_rawDesc = "" +
 	"\n" +
 	"validation\x18\a \x01(\v2\x14.fedscore.v1.MetricsR\n" +
 	"validation\x12\x16\n" +
-	"\x06rounds\x18\b \x01(\rR\x06rounds\"\xaf\x01\n" +
+	"\x06rounds\x18\b \x01(\rR\x06rounds\"\xa6\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x14\n" +
-	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x14\n" +
-	"\x05round\x18\x02 \x01(\rR\x05round\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\rR\aattempt\x12\x16\n" +
-	"\x06params\x18\x05 \x03(\x01R\x06params\x121\n" +
-	"\x06scaler\x18\x06 \x01(\v2\x19.fedscore.v1.StandardizerR\x06scaler\"\xb9\x04\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\rR\aattempt\x121\n" +
+	"\acurrent\x18\x04 \x01(\v2\x17.fedscore.v1.CollectionR\acurrent\x12#\n" +
+	"\rprogram_state\x18\x05 \x01(\fR\fprogramState\"\x94\x01\n" +
+	"\n" +
+	"Collection\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05round\x18\x02 \x01(\rR\x05round\x12\x16\n" +
+	"\x06params\x18\x03 \x03(\x01R\x06params\x12\x12\n" +
+	"\x04plan\x18\x04 \x01(\fR\x04plan\x120\n" +
+	"\bsegments\x18\x05 \x03(\v2\x14.fedscore.v1.SegmentR\bsegments\"v\n" +
+	"\aSegment\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03len\x18\x02 \x01(\rR\x03len\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\bR\x05count\x12\x12\n" +
+	"\x04clip\x18\x04 \x01(\x01R\x04clip\x12\x1b\n" +
+	"\tfrac_bits\x18\x05 \x01(\rR\bfracBits\"\xb9\x04\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\x12+\n" +
@@ -1752,12 +1854,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x04jobs\x18\x01 \x03(\v2\x10.fedscore.v1.JobR\x04jobs\"A\n" +
 	"\x10CancelJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*c\n" +
-	"\bTaskKind\x12\x19\n" +
-	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
-	"\x0fTASK_KIND_STATS\x10\x01\x12\x13\n" +
-	"\x0fTASK_KIND_TRAIN\x10\x02\x12\x12\n" +
-	"\x0eTASK_KIND_EVAL\x10\x03*\x9b\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_WAITING\x10\x01\x12\x15\n" +
@@ -1788,76 +1885,75 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscore_proto_rawDescData
 }
 
-var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_fedscore_proto_goTypes = []any{
-	(TaskKind)(0),                 // 0: fedscore.v1.TaskKind
-	(JobState)(0),                 // 1: fedscore.v1.JobState
-	(*ParticipantMessage)(nil),    // 2: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                 // 3: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),    // 4: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),               // 5: fedscore.v1.Welcome
-	(*Task)(nil),                  // 6: fedscore.v1.Task
-	(*TaskResult)(nil),            // 7: fedscore.v1.TaskResult
-	(*JobEnded)(nil),              // 8: fedscore.v1.JobEnded
-	(*JobSpec)(nil),               // 9: fedscore.v1.JobSpec
-	(*Standardizer)(nil),          // 10: fedscore.v1.Standardizer
-	(*Metrics)(nil),               // 11: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),          // 12: fedscore.v1.RoundMetrics
-	(*Model)(nil),                 // 13: fedscore.v1.Model
-	(*Checkpoint)(nil),            // 14: fedscore.v1.Checkpoint
-	(*Job)(nil),                   // 15: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),      // 16: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),         // 17: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 18: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 19: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 20: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(JobState)(0),                 // 0: fedscore.v1.JobState
+	(*ParticipantMessage)(nil),    // 1: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                 // 2: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),    // 3: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),               // 4: fedscore.v1.Welcome
+	(*Task)(nil),                  // 5: fedscore.v1.Task
+	(*TaskResult)(nil),            // 6: fedscore.v1.TaskResult
+	(*JobEnded)(nil),              // 7: fedscore.v1.JobEnded
+	(*JobSpec)(nil),               // 8: fedscore.v1.JobSpec
+	(*Standardizer)(nil),          // 9: fedscore.v1.Standardizer
+	(*Metrics)(nil),               // 10: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),          // 11: fedscore.v1.RoundMetrics
+	(*Model)(nil),                 // 12: fedscore.v1.Model
+	(*Checkpoint)(nil),            // 13: fedscore.v1.Checkpoint
+	(*Collection)(nil),            // 14: fedscore.v1.Collection
+	(*Segment)(nil),               // 15: fedscore.v1.Segment
+	(*Job)(nil),                   // 16: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),      // 17: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),         // 18: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 19: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 20: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 21: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	3,  // 0: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	7,  // 1: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	5,  // 2: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	6,  // 3: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	8,  // 4: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	0,  // 5: fedscore.v1.Task.kind:type_name -> fedscore.v1.TaskKind
-	9,  // 6: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
-	10, // 7: fedscore.v1.Task.scaler:type_name -> fedscore.v1.Standardizer
-	0,  // 8: fedscore.v1.TaskResult.kind:type_name -> fedscore.v1.TaskKind
-	1,  // 9: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	11, // 10: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	10, // 11: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	11, // 12: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	10, // 13: fedscore.v1.Checkpoint.scaler:type_name -> fedscore.v1.Standardizer
-	9,  // 14: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
-	1,  // 15: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	21, // 16: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	21, // 17: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	21, // 18: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	12, // 19: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	13, // 20: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	14, // 21: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	9,  // 22: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	15, // 23: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	2,  // 24: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	16, // 25: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	17, // 26: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	18, // 27: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	17, // 28: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	20, // 29: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	17, // 30: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	4,  // 31: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	15, // 32: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	15, // 33: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	19, // 34: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	15, // 35: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	15, // 36: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	13, // 37: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	2,  // 0: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	6,  // 1: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	4,  // 2: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	5,  // 3: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	7,  // 4: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	8,  // 5: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 6: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
+	10, // 7: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	9,  // 8: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	10, // 9: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	14, // 10: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	15, // 11: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	8,  // 12: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 13: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
+	22, // 14: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	22, // 15: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	22, // 16: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	11, // 17: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	12, // 18: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	13, // 19: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	8,  // 20: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	16, // 21: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	1,  // 22: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	17, // 23: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	18, // 24: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	19, // 25: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	18, // 26: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	21, // 27: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	18, // 28: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	3,  // 29: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	16, // 30: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	16, // 31: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	20, // 32: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	16, // 33: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	16, // 34: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	12, // 35: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	29, // [29:36] is the sub-list for method output_type
+	22, // [22:29] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_fedscore_proto_init() }
@@ -1879,8 +1975,8 @@ func file_fedscore_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   19,
+			NumEnums:      1,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -1,4 +1,4 @@
-// Package round is the federated training protocol of one job as a pure,
+// Package round is the federated protocol of one job as a pure,
 // deterministic state machine, in the manner of etcd's raft: the runtime
 // feeds it events (a participant joined, replied, left; a timer fired; the
 // job was cancelled) with Step, asks what to do with Ready (tasks to send, a
@@ -6,51 +6,47 @@
 // owns no goroutine, network, disk or clock, so every dropout, timeout and
 // stale reply is a table test.
 //
-// A job runs one statistics phase (federated standardisation), Rounds
-// training phases and one final evaluation phase. Each phase sends a task to
-// the cohort (the eligible participants connected when it starts), collects
-// one contribution per member and closes when all have answered or failed,
-// or when its timer fires. A phase with fewer than MinParticipants
-// contributions is retried up to MaxAttempts times before the job fails.
+// What a job computes is its Program: a sequence of collections, each of
+// which asks every cohort member (the eligible participants connected when
+// it starts) for a vector and hands the Program only their sum. A
+// collection closes when all members have answered or failed, or when its
+// timer fires. One with fewer than MinParticipants contributions is retried
+// up to MaxAttempts times before the job fails.
 package round
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/fedscore/fedscore/coordinator/strategy"
-	"github.com/fedscore/fedscore/features"
 )
 
 // Phase is where a job stands.
 type Phase string
 
-// Phases, in the order a job passes through them.
+// Phases of the machine. While collecting, Status reports the collection's
+// kind as well.
 const (
-	Waiting   Phase = "waiting" // for enough eligible participants to connect
-	Stats     Phase = "stats"
-	Train     Phase = "train"
-	Eval      Phase = "eval"
-	Succeeded Phase = "succeeded"
-	Failed    Phase = "failed"
-	Cancelled Phase = "cancelled"
+	Waiting    Phase = "waiting" // for enough eligible participants to connect
+	Collecting Phase = "collecting"
+	Succeeded  Phase = "succeeded"
+	Failed     Phase = "failed"
+	Cancelled  Phase = "cancelled"
 )
 
 // Terminal reports whether no more events can change the job.
 func (p Phase) Terminal() bool { return p == Succeeded || p == Failed || p == Cancelled }
 
-func (p Phase) collecting() bool { return p == Stats || p == Train || p == Eval }
-
-// Errors returned by Step. They describe a refused event; the machine's
-// state is unchanged by a refused event.
+// Errors returned by Step. They describe a refused event; a refused event
+// leaves the machine's state as it was, except that a malformed reply spends
+// the sender's one answer for the collection.
 var (
 	ErrStaleRound      = errors.New("round: stale round")
 	ErrDuplicate       = errors.New("round: duplicate reply")
-	ErrNotInCohort     = errors.New("round: participant not in this phase's cohort")
+	ErrNotInCohort     = errors.New("round: participant not in this collection's cohort")
 	ErrNotEligible     = errors.New("round: participant not eligible for this job")
 	ErrBadContribution = errors.New("round: malformed contribution")
 	ErrFinished        = errors.New("round: job already finished")
@@ -64,14 +60,12 @@ type Config struct {
 	// Eligible lists the participants that may take part; empty means any.
 	Eligible        []string
 	MinParticipants int
-	Rounds          int
-	Layout          Layout
-	// PhaseTimeout is how long a phase waits for its cohort. The machine
-	// does not measure it; it asks the runtime to arm a timer.
+	// PhaseTimeout is how long a collection waits for its cohort. The
+	// machine does not measure it; it asks the runtime to arm a timer.
 	PhaseTimeout time.Duration
-	// MaxAttempts bounds how often a phase short of quorum is retried.
+	// MaxAttempts bounds how often a collection short of quorum is retried.
 	MaxAttempts int
-	Strategy    strategy.Strategy
+	Program     Program
 }
 
 func (c Config) validate() error {
@@ -85,20 +79,14 @@ func (c Config) validate() error {
 	if len(c.Eligible) > 0 && c.MinParticipants > len(c.Eligible) {
 		problems = append(problems, fmt.Sprintf("min participants %d exceeds the %d eligible", c.MinParticipants, len(c.Eligible)))
 	}
-	if c.Rounds < 1 {
-		problems = append(problems, fmt.Sprintf("rounds %d < 1", c.Rounds))
-	}
-	if err := c.Layout.Validate(); err != nil {
-		problems = append(problems, err.Error())
-	}
 	if c.PhaseTimeout <= 0 {
 		problems = append(problems, "phase timeout must be positive")
 	}
 	if c.MaxAttempts < 1 {
 		problems = append(problems, fmt.Sprintf("max attempts %d < 1", c.MaxAttempts))
 	}
-	if c.Strategy == nil {
-		problems = append(problems, "no strategy")
+	if c.Program == nil {
+		problems = append(problems, "no program")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
@@ -124,7 +112,7 @@ type Reply struct {
 	Err string
 }
 
-// Timeout says the timer armed for phase Seq fired.
+// Timeout says the timer armed for collection Seq fired.
 type Timeout struct{ Seq uint64 }
 
 // Cancel ends the job at the user's request.
@@ -138,12 +126,9 @@ func (Cancel) event()  {}
 
 // Task is a request the runtime must deliver to one participant.
 type Task struct {
-	To     string
-	Seq    uint64
-	Round  int
-	Kind   Phase
-	Params []float64
-	Scaler *features.Standardizer
+	To         string
+	Seq        uint64
+	Collection Collection
 }
 
 // Timer asks the runtime to step Timeout{Seq} after the duration.
@@ -167,45 +152,27 @@ func (r Ready) Empty() bool {
 	return len(r.Tasks) == 0 && r.Timer == nil && !r.Persist && len(r.Ended) == 0
 }
 
-// Record is the outcome of one training round.
-type Record struct {
-	Round        int
-	Participants []string
-	Dropped      []string
-	Examples     float64
-	TrainLoss    float64
-	// Validation is of the global model this round produced; nil until the
-	// next phase has measured it.
-	Validation *Metrics
-}
-
 // Snapshot is the machine's durable state.
 type Snapshot struct {
-	Phase   Phase
-	Resume  Phase // the phase a Waiting machine starts when quorum connects
-	Round   int
+	Phase Phase
+	// Current is the collection in progress, or the one a waiting machine
+	// starts when quorum connects.
+	Current *Collection
 	Seq     uint64
 	Attempt int
-	Params  []float64
-	Scaler  *features.Standardizer
-	History []Record
 	Err     string
 }
 
-// Machine is the round protocol of one job.
+// Machine is the protocol of one job.
 type Machine struct {
 	cfg       Config
 	eligible  map[string]bool
 	connected map[string]bool
 
 	phase   Phase
-	resume  Phase
-	round   int
+	current *Collection
 	seq     uint64
 	attempt int
-	params  []float64
-	scaler  *features.Standardizer
-	history []Record
 	err     string
 
 	cohort   []string
@@ -217,31 +184,27 @@ type Machine struct {
 
 // New returns a machine for a job that has not started.
 func New(c Config) (*Machine, error) {
-	return Restore(c, Snapshot{Phase: Waiting, Resume: Stats, Params: make([]float64, c.Layout.Dim+1)})
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	first, err := c.Program.Start()
+	if err != nil {
+		return nil, fmt.Errorf("%w: program: %v", ErrConfig, err)
+	}
+	return Restore(c, Snapshot{Phase: Waiting, Current: &first})
 }
 
-// Restore returns a machine that carries on from a snapshot. A phase that
-// was collecting when the snapshot was taken starts again from its
-// beginning once quorum reconnects, so no half-finished phase is trusted.
+// Restore returns a machine that carries on from a snapshot, with the
+// program already restored by the caller. A collection that was in progress
+// starts again from its beginning once quorum reconnects, so no
+// half-finished collection is trusted.
 func Restore(c Config, s Snapshot) (*Machine, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	if len(s.Params) != c.Layout.Dim+1 {
-		return nil, fmt.Errorf("%w: snapshot has %d parameters, layout needs %d", ErrConfig, len(s.Params), c.Layout.Dim+1)
-	}
 	m := &Machine{
-		cfg:       c,
-		connected: map[string]bool{},
-		phase:     s.Phase,
-		resume:    s.Resume,
-		round:     s.Round,
-		seq:       s.Seq,
-		attempt:   s.Attempt,
-		params:    slices.Clone(s.Params),
-		scaler:    s.Scaler,
-		history:   slices.Clone(s.History),
-		err:       s.Err,
+		cfg: c, connected: map[string]bool{},
+		phase: s.Phase, current: s.Current, seq: s.Seq, attempt: s.Attempt, err: s.Err,
 	}
 	if len(c.Eligible) > 0 {
 		m.eligible = map[string]bool{}
@@ -249,17 +212,20 @@ func Restore(c Config, s Snapshot) (*Machine, error) {
 			m.eligible[p] = true
 		}
 	}
-	if m.phase.collecting() {
-		m.resume, m.phase = m.phase, Waiting
+	if m.phase == Collecting {
+		m.phase = Waiting
 	}
-	if m.phase == Waiting && !m.resume.collecting() {
-		return nil, fmt.Errorf("%w: snapshot waits to resume %q", ErrConfig, m.resume)
+	if m.phase == Waiting && m.current == nil {
+		return nil, fmt.Errorf("%w: a waiting snapshot has no collection", ErrConfig)
+	}
+	if !m.phase.Terminal() && m.phase != Waiting {
+		return nil, fmt.Errorf("%w: unknown phase %q", ErrConfig, m.phase)
 	}
 	return m, nil
 }
 
-// Step applies one event. An error means the event was refused and left the
-// machine as it was; the runtime logs it.
+// Step applies one event. An error means the event was refused; the
+// runtime logs it.
 func (m *Machine) Step(ev Event) error {
 	switch ev := ev.(type) {
 	case Join:
@@ -269,8 +235,8 @@ func (m *Machine) Step(ev Event) error {
 	case Reply:
 		return m.reply(ev)
 	case Timeout:
-		if ev.Seq == m.seq && m.phase.collecting() {
-			m.closePhase()
+		if ev.Seq == m.seq && m.phase == Collecting {
+			m.closeCollection()
 		}
 		return nil
 	case Cancel:
@@ -296,14 +262,14 @@ func (m *Machine) join(p string) error {
 	}
 	m.connected[p] = true
 	if m.phase == Waiting {
-		m.startPhase(m.resume)
+		m.start(*m.current)
 	}
 	return nil
 }
 
 func (m *Machine) leave(p string) error {
 	delete(m.connected, p)
-	if m.phase.collecting() && slices.Contains(m.cohort, p) && m.answered[p] == nil && m.failed[p] == "" {
+	if m.phase == Collecting && slices.Contains(m.cohort, p) && m.answered[p] == nil && m.failed[p] == "" {
 		m.failed[p] = "disconnected"
 		m.maybeClose()
 	}
@@ -314,7 +280,7 @@ func (m *Machine) reply(r Reply) error {
 	if m.phase.Terminal() {
 		return fmt.Errorf("participant %s: %w (%s)", r.Participant, ErrFinished, m.phase)
 	}
-	if r.Seq != m.seq || !m.phase.collecting() {
+	if r.Seq != m.seq || m.phase != Collecting {
 		return fmt.Errorf("participant %s, seq %d (current %d): %w", r.Participant, r.Seq, m.seq, ErrStaleRound)
 	}
 	if !slices.Contains(m.cohort, r.Participant) {
@@ -324,180 +290,102 @@ func (m *Machine) reply(r Reply) error {
 		return fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, ErrDuplicate)
 	}
 	var refused error
-	switch {
-	case r.Err != "":
+	if r.Err != "" {
 		m.failed[r.Participant] = r.Err
-	default:
-		if err := m.cfg.Layout.checkLen(m.phase, r.Vector); err != nil {
-			// The participant's one reply for this phase is spent: it
-			// counts as a failure, so a broken node cannot stall the phase.
-			m.failed[r.Participant] = err.Error()
-			refused = fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, err)
-		} else {
-			m.answered[r.Participant] = slices.Clone(r.Vector)
-		}
+	} else if err := m.check(r.Vector); err != nil {
+		// The participant's one reply is spent: it counts as a failure, so
+		// a broken node cannot stall the collection.
+		m.failed[r.Participant] = err.Error()
+		refused = fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, err)
+	} else {
+		m.answered[r.Participant] = slices.Clone(r.Vector)
 	}
 	m.maybeClose()
 	return refused
 }
 
+func (m *Machine) check(v []float64) error {
+	if _, err := m.current.Split(v); err != nil {
+		return err
+	}
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%w: %s contribution value %d is %v", ErrBadContribution, m.current.Kind, i, x)
+		}
+	}
+	return nil
+}
+
 func (m *Machine) maybeClose() {
 	if len(m.answered)+len(m.failed) == len(m.cohort) {
-		m.closePhase()
+		m.closeCollection()
 	}
 }
 
-// startPhase sends phase p's task to every eligible connected participant,
-// or waits when they are too few.
-func (m *Machine) startPhase(p Phase) {
-	cohort := make([]string, 0, len(m.connected))
-	for id := range m.connected {
-		cohort = append(cohort, id)
-	}
-	sort.Strings(cohort)
+// start sends collection c to every eligible connected participant, or
+// waits when they are too few.
+func (m *Machine) start(c Collection) {
+	cohort := sortedKeys(m.connected)
+	m.current = &c
 	m.ready.Persist = true
 	if len(cohort) < m.cfg.MinParticipants {
-		m.phase, m.resume, m.cohort = Waiting, p, nil
+		m.phase, m.cohort = Waiting, nil
 		return
 	}
-	m.phase, m.resume = p, ""
+	m.phase = Collecting
 	m.seq++
 	m.cohort = cohort
 	m.answered = map[string][]float64{}
 	m.failed = map[string]string{}
 	for _, id := range cohort {
-		m.ready.Tasks = append(m.ready.Tasks, Task{
-			To: id, Seq: m.seq, Round: m.round, Kind: p,
-			Params: slices.Clone(m.params), Scaler: m.scaler,
-		})
+		m.ready.Tasks = append(m.ready.Tasks, Task{To: id, Seq: m.seq, Collection: c})
 	}
 	m.ready.Timer = &Timer{Seq: m.seq, After: m.cfg.PhaseTimeout}
 }
 
-func (m *Machine) closePhase() {
-	p := m.phase
+func (m *Machine) closeCollection() {
+	c := *m.current
 	if len(m.answered) < m.cfg.MinParticipants {
 		m.attempt++
 		if m.attempt >= m.cfg.MaxAttempts {
-			m.finish(Failed, fmt.Sprintf("%v: %s phase (round %d) had %d of %d required contributions after %d attempts; %s",
-				ErrQuorum, p, m.round, len(m.answered), m.cfg.MinParticipants, m.attempt, m.failureSummary()))
+			m.finish(Failed, fmt.Sprintf("%v: %s (round %d) had %d of %d required contributions after %d attempts; %s",
+				ErrQuorum, c.Kind, c.Round, len(m.answered), m.cfg.MinParticipants, m.attempt, m.failureSummary()))
 			return
 		}
-		m.startPhase(p)
+		m.start(c)
 		return
 	}
-	sum := m.sum()
 	m.attempt = 0
-	var err error
-	switch p {
-	case Stats:
-		err = m.closeStats(sum)
-	case Train:
-		err = m.closeTrain(sum)
-	case Eval:
-		err = m.closeEval(sum)
+	next, err := m.cfg.Program.Close(c, Outcome{Sum: m.sum(), Contributors: sortedKeys(m.answered), Dropped: m.droppedIDs()})
+	switch {
+	case err != nil:
+		m.finish(Failed, fmt.Sprintf("%s (round %d): %v", c.Kind, c.Round, err))
+	case next == nil:
+		m.finish(Succeeded, "")
+	default:
+		m.start(*next)
 	}
-	if err != nil {
-		m.finish(Failed, fmt.Sprintf("%s phase (round %d): %v", p, m.round, err))
-	}
-}
-
-func (m *Machine) closeStats(sum []float64) error {
-	s, err := m.cfg.Layout.UnpackStats(sum)
-	if err != nil {
-		return err
-	}
-	if s.Positives <= 0 || s.Positives >= s.Moments.Count {
-		return fmt.Errorf("the label has one class only across the cohort (%v positives of %v rows)", s.Positives, s.Moments.Count)
-	}
-	st, err := s.Moments.Standardizer()
-	if err != nil {
-		return err
-	}
-	m.scaler = &st
-	m.round = 1
-	m.startPhase(Train)
-	return nil
-}
-
-func (m *Machine) closeTrain(sum []float64) error {
-	t, err := m.cfg.Layout.UnpackTrain(sum)
-	if err != nil {
-		return err
-	}
-	next, err := m.cfg.Strategy.Aggregate(m.params, strategy.Aggregate{
-		WeightedParams: t.WeightedParams, Weight: t.Weight, Contributors: len(m.answered),
-	}, m.failures())
-	if err != nil {
-		return err
-	}
-	// The validation each participant measured was of the model it
-	// received, which the previous round produced.
-	if m.round > 1 && t.Validation.Examples > 0 {
-		if met, err := t.Validation.Metrics(); err == nil {
-			m.history[len(m.history)-1].Validation = &met
-		}
-	}
-	rec := Record{Round: m.round, Participants: m.answeredIDs(), Dropped: m.failedIDs(), Examples: t.Examples}
-	if t.Examples > 0 {
-		rec.TrainLoss = t.LossSum / t.Examples
-	}
-	m.history = append(m.history, rec)
-	m.params = next
-	if m.round >= m.cfg.Rounds {
-		m.startPhase(Eval)
-		return nil
-	}
-	m.round++
-	m.startPhase(Train)
-	return nil
-}
-
-func (m *Machine) closeEval(sum []float64) error {
-	v, err := m.cfg.Layout.UnpackEval(sum)
-	if err != nil {
-		return err
-	}
-	met, err := v.Metrics()
-	if err != nil {
-		return err
-	}
-	m.history[len(m.history)-1].Validation = &met
-	m.finish(Succeeded, "")
-	return nil
 }
 
 func (m *Machine) finish(p Phase, reason string) {
-	m.phase, m.resume, m.err = p, "", reason
+	m.phase, m.err = p, reason
 	m.cohort, m.answered, m.failed = nil, nil, nil
 	m.ready.Persist = true
 	m.ready.Timer = nil
 	m.ready.Tasks = nil
-	m.ready.Ended = m.connectedIDs()
+	m.ready.Ended = sortedKeys(m.connected)
 }
 
 // sum adds the contributions in participant order, so that the result does
 // not depend on arrival order.
 func (m *Machine) sum() []float64 {
-	var out []float64
-	for _, id := range m.answeredIDs() {
-		v := m.answered[id]
-		if out == nil {
-			out = make([]float64, len(v))
-		}
-		for i, x := range v {
+	out := make([]float64, m.current.Len())
+	for _, id := range sortedKeys(m.answered) {
+		for i, x := range m.answered[id] {
 			out[i] += x
 		}
 	}
 	return out
-}
-
-func (m *Machine) failures() []strategy.Failure {
-	var fs []strategy.Failure
-	for _, id := range m.failedIDs() {
-		fs = append(fs, strategy.Failure{Participant: id, Reason: m.failed[id]})
-	}
-	return fs
 }
 
 func (m *Machine) failureSummary() string {
@@ -517,11 +405,9 @@ func (m *Machine) failureSummary() string {
 	return strings.Join(parts, "; ")
 }
 
-func (m *Machine) answeredIDs() []string { return sortedKeys(m.answered) }
-
-// failedIDs lists cohort members that did not contribute: those that failed
-// and those that never answered before the phase closed.
-func (m *Machine) failedIDs() []string {
+// droppedIDs lists cohort members that did not contribute: those that
+// failed and those that never answered before the collection closed.
+func (m *Machine) droppedIDs() []string {
 	var out []string
 	for _, id := range m.cohort {
 		if m.answered[id] == nil {
@@ -530,8 +416,6 @@ func (m *Machine) failedIDs() []string {
 	}
 	return out
 }
-
-func (m *Machine) connectedIDs() []string { return sortedKeys(m.connected) }
 
 func sortedKeys[V any](mp map[string]V) []string {
 	out := make([]string, 0, len(mp))
@@ -551,17 +435,21 @@ func (m *Machine) Ready() Ready { return m.ready }
 // Advance confirms that the runtime persisted and sent what Ready asked.
 func (m *Machine) Advance(Ready) { m.ready = Ready{} }
 
-// Snapshot returns the durable state.
+// Snapshot returns the durable state of the machine (the program's is
+// the program's own).
 func (m *Machine) Snapshot() Snapshot {
-	return Snapshot{
-		Phase: m.phase, Resume: m.resume, Round: m.round, Seq: m.seq, Attempt: m.attempt,
-		Params: slices.Clone(m.params), Scaler: m.scaler, History: slices.Clone(m.history), Err: m.err,
+	s := Snapshot{Phase: m.phase, Seq: m.seq, Attempt: m.attempt, Err: m.err}
+	if m.current != nil && !m.phase.Terminal() {
+		c := *m.current
+		s.Current = &c
 	}
+	return s
 }
 
 // Status is a read-only view for progress reports.
 type Status struct {
 	Phase    Phase
+	Kind     string // the collection's kind, while waiting or collecting
 	Round    int
 	Seq      uint64
 	Cohort   []string
@@ -571,5 +459,9 @@ type Status struct {
 
 // Status reports where the job stands.
 func (m *Machine) Status() Status {
-	return Status{Phase: m.phase, Round: m.round, Seq: m.seq, Cohort: slices.Clone(m.cohort), Answered: len(m.answered) + len(m.failed), Err: m.err}
+	s := Status{Phase: m.phase, Seq: m.seq, Cohort: slices.Clone(m.cohort), Answered: len(m.answered) + len(m.failed), Err: m.err}
+	if m.current != nil && !m.phase.Terminal() {
+		s.Kind, s.Round = m.current.Kind, m.current.Round
+	}
+	return s
 }

@@ -1,101 +1,93 @@
 package round
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/fedscore/fedscore/coordinator/strategy"
-	"github.com/fedscore/fedscore/features"
-	"github.com/fedscore/fedscore/models/eval"
-	"gonum.org/v1/gonum/mat"
 )
 
-const testBins = 8
-
-func testConfig(eligible []string, min, rounds, attempts int) Config {
-	return Config{
-		Job: "job-1", Eligible: eligible, MinParticipants: min, Rounds: rounds,
-		Layout: Layout{Dim: 2, Bins: testBins}, PhaseTimeout: time.Minute,
-		MaxAttempts: attempts, Strategy: strategy.FedAvg{},
-	}
+// sumProgram is a test program: Collections collections of Len values each;
+// it records every outcome it was given.
+type sumProgram struct {
+	Collections int
+	Len         int
+	Outcomes    []Outcome
+	FailAt      int // Close returns an error at this collection (1-based); 0 never
 }
 
-// contribution builds a valid vector for phase p; k varies the content so
-// that sums are checkable.
-func contribution(t *testing.T, l Layout, p Phase, k float64) []float64 {
-	t.Helper()
-	hist := eval.NewScoreHistogram(l.Bins)
-	hist.Add(0.9, 1)
-	hist.Add(0.2, 0)
-	hist.Add(0.6, 0)
-	val := Validation{Hist: hist, LossSum: 3 * k, Examples: 3}
-	var v []float64
-	var err error
-	switch p {
-	case Stats:
-		mo := features.NewMoments(l.Dim)
-		mo.AddMatrix(mat.NewDense(2, 2, []float64{k, 1, -k, 3}))
-		v, err = l.PackStats(StatsContribution{Moments: mo, Positives: 1})
-	case Train:
-		// Participant with k·10 examples whose local parameters are all k.
-		n := 10 * k
-		v, err = l.PackTrain(TrainContribution{
-			WeightedParams: []float64{n * k, n * k, n * k}, Weight: n, Examples: n, LossSum: n * 0.5, Validation: val,
-		})
-	case Eval:
-		v, err = l.PackEval(val)
+func (p *sumProgram) collection(i int) Collection {
+	return Collection{Kind: "k", Round: i, Segments: []Segment{{Name: "v", Len: p.Len}}}
+}
+
+func (p *sumProgram) Start() (Collection, error) { return p.collection(1), nil }
+
+func (p *sumProgram) Close(c Collection, o Outcome) (*Collection, error) {
+	p.Outcomes = append(p.Outcomes, o)
+	if c.Round == p.FailAt {
+		return nil, errors.New("program refused the sum")
 	}
-	if err != nil {
-		t.Fatal(err)
+	if c.Round >= p.Collections {
+		return nil, nil
 	}
-	return v
+	n := p.collection(c.Round + 1)
+	return &n, nil
+}
+
+func (p *sumProgram) History() []Record             { return nil }
+func (p *sumProgram) MarshalState() ([]byte, error) { return json.Marshal(p) }
+
+func testConfig(prog *sumProgram, eligible []string, min, attempts int) Config {
+	return Config{Job: "job-1", Eligible: eligible, MinParticipants: min, PhaseTimeout: time.Minute, MaxAttempts: attempts, Program: prog}
 }
 
 // op is one line of a script: an event, the error Step must return, and an
-// optional check of what the machine asks for afterwards.
+// optional check of the machine afterwards.
 type op struct {
-	ev      func(t *testing.T, m *Machine) Event
+	ev      func(m *Machine) Event
 	wantErr error
 	check   func(t *testing.T, m *Machine, rd Ready)
 }
 
-func join(p string) op {
-	return op{ev: func(*testing.T, *Machine) Event { return Join{Participant: p} }}
-}
+func join(p string) op  { return op{ev: func(*Machine) Event { return Join{Participant: p} }} }
+func leave(p string) op { return op{ev: func(*Machine) Event { return Leave{Participant: p} }} }
 
-func leave(p string) op {
-	return op{ev: func(*testing.T, *Machine) Event { return Leave{Participant: p} }}
-}
-
-// answer replies to the current phase with a valid contribution.
+// answer replies to the current collection with a vector of k's.
 func answer(p string, k float64) op {
-	return op{ev: func(t *testing.T, m *Machine) Event {
-		return Reply{Participant: p, Seq: m.seq, Vector: contribution(t, m.cfg.Layout, m.phase, k)}
+	return op{ev: func(m *Machine) Event {
+		v := make([]float64, m.current.Len())
+		for i := range v {
+			v[i] = k
+		}
+		return Reply{Participant: p, Seq: m.seq, Vector: v}
 	}}
 }
 
-// answerSeq replies with a given sequence number, valid for the current phase.
-func answerSeq(p string, seq uint64, wantErr error) op {
-	return op{ev: func(t *testing.T, m *Machine) Event {
-		return Reply{Participant: p, Seq: seq, Vector: contribution(t, m.cfg.Layout, m.phase, 1)}
-	}, wantErr: wantErr}
+func reply(p string, seq func(m *Machine) uint64, vec []float64, errText string, want error) op {
+	return op{ev: func(m *Machine) Event {
+		v := vec
+		if v == nil && errText == "" {
+			v = make([]float64, m.current.Len())
+		}
+		return Reply{Participant: p, Seq: seq(m), Vector: v, Err: errText}
+	}, wantErr: want}
 }
 
-func timeout() op {
-	return op{ev: func(_ *testing.T, m *Machine) Event { return Timeout{Seq: m.seq} }}
-}
+func current(m *Machine) uint64 { return m.seq }
+
+func timeout() op { return op{ev: func(m *Machine) Event { return Timeout{Seq: m.seq} }} }
 
 func expect(check func(t *testing.T, m *Machine, rd Ready)) op { return op{check: check} }
 
-func wantPhase(p Phase, round int) op {
+func wantAt(p Phase, round int) op {
 	return expect(func(t *testing.T, m *Machine, _ Ready) {
 		t.Helper()
-		if m.phase != p || m.round != round {
-			t.Fatalf("phase %s round %d, want %s round %d (err %q)", m.phase, m.round, p, round, m.err)
+		st := m.Status()
+		if st.Phase != p || (round > 0 && st.Round != round) {
+			t.Fatalf("at %s round %d, want %s round %d (err %q)", st.Phase, st.Round, p, round, st.Err)
 		}
 	})
 }
@@ -123,13 +115,12 @@ func runScript(t *testing.T, cfg Config, script []op) *Machine {
 	for i, o := range script {
 		if o.ev != nil {
 			before := m.Snapshot()
-			err := m.Step(o.ev(t, m))
-			if !errors.Is(err, o.wantErr) || (o.wantErr == nil) != (err == nil) {
+			err := m.Step(o.ev(m))
+			if (o.wantErr == nil) != (err == nil) || (o.wantErr != nil && !errors.Is(err, o.wantErr)) {
 				t.Fatalf("op %d: Step err = %v, want %v", i, err, o.wantErr)
 			}
-			if err != nil && o.wantErr != ErrBadContribution {
-				// A refused event leaves the durable state as it was.
-				if after := m.Snapshot(); after.Seq != before.Seq || after.Phase != before.Phase || len(after.History) != len(before.History) {
+			if err != nil && !errors.Is(err, ErrBadContribution) {
+				if after := m.Snapshot(); after.Seq != before.Seq || after.Phase != before.Phase {
 					t.Fatalf("op %d: refused event changed state %+v -> %+v", i, before, after)
 				}
 			}
@@ -147,211 +138,229 @@ func TestMachineScripts(t *testing.T) {
 	abc := []string{"a", "b", "c"}
 	tests := []struct {
 		name   string
-		cfg    Config
+		prog   *sumProgram
+		cfg    func(p *sumProgram) Config
 		script []op
+		final  func(t *testing.T, p *sumProgram)
 	}{
 		{
-			name: "happy path through stats, two rounds and eval",
-			cfg:  testConfig(abc, 2, 2, 1),
+			name: "happy path: every collection summed over its cohort",
+			prog: &sumProgram{Collections: 3, Len: 2},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
-				join("a"), wantPhase(Waiting, 0),
-				join("b"), wantPhase(Stats, 0), wantTasksTo("a", "b"),
-				join("c"), wantPhase(Stats, 0), // joins the next phase
-				answer("a", 1), answer("b", 2), wantPhase(Train, 1), wantTasksTo("a", "b", "c"),
-				answer("a", 1), answer("b", 1), answer("c", 4),
-				wantPhase(Train, 2),
-				expect(func(t *testing.T, m *Machine, _ Ready) {
-					// FedAvg: (10·1·1 + 10·1·1 + 40·4)/(10+10+40) = 3.
-					for i, p := range m.params {
-						if math.Abs(p-3) > 1e-12 {
-							t.Fatalf("param %d = %v, want 3", i, p)
-						}
-					}
-				}),
-				answer("a", 1), answer("b", 1), answer("c", 1), wantPhase(Eval, 2),
-				answer("a", 1), answer("b", 1), answer("c", 1), wantPhase(Succeeded, 2),
+				join("a"), wantAt(Waiting, 1),
+				join("b"), wantAt(Collecting, 1), wantTasksTo("a", "b"),
+				join("c"), wantAt(Collecting, 1), // joins from the next collection
+				answer("a", 1), answer("b", 2), wantAt(Collecting, 2), wantTasksTo("a", "b", "c"),
+				answer("c", 4), answer("a", 1), answer("b", 1), wantAt(Collecting, 3),
+				answer("a", 1), answer("b", 1), answer("c", 1), wantAt(Succeeded, 0),
 				expect(func(t *testing.T, m *Machine, rd Ready) {
-					if len(m.history) != 2 || m.history[0].Validation == nil || m.history[1].Validation == nil {
-						t.Fatalf("history %+v lacks validation", m.history)
-					}
-					if !slices.Equal(rd.Ended, abc) {
-						t.Fatalf("ended sent to %v", rd.Ended)
+					if !slices.Equal(rd.Ended, abc) || !rd.Persist {
+						t.Fatalf("end not announced to %v / persisted: %+v", abc, rd)
 					}
 				}),
+			},
+			final: func(t *testing.T, p *sumProgram) {
+				want := [][]float64{{3, 3}, {6, 6}, {3, 3}}
+				for i, o := range p.Outcomes {
+					if !slices.Equal(o.Sum, want[i]) {
+						t.Fatalf("collection %d sum %v, want %v", i+1, o.Sum, want[i])
+					}
+				}
+				if !slices.Equal(p.Outcomes[1].Contributors, abc) || len(p.Outcomes[1].Dropped) != 0 {
+					t.Fatalf("outcome 2: %+v", p.Outcomes[1])
+				}
 			},
 		},
 		{
 			name: "participant that never answers is dropped at the timeout",
-			cfg:  testConfig(abc, 2, 1, 1),
+			prog: &sumProgram{Collections: 2, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
-				join("a"), join("b"), join("c"), // stats starts at quorum, with a and b
-				answer("a", 1), answer("b", 1), wantPhase(Train, 1), wantTasksTo("a", "b", "c"),
-				answer("a", 1), answer("b", 1), wantPhase(Train, 1),
-				timeout(), wantPhase(Eval, 1),
-				expect(func(t *testing.T, m *Machine, _ Ready) {
-					if got := m.history[0].Dropped; !slices.Equal(got, []string{"c"}) {
-						t.Fatalf("dropped %v, want [c]", got)
-					}
-				}),
+				join("a"), join("b"), join("c"),
+				answer("a", 1), answer("b", 1), wantAt(Collecting, 2), wantTasksTo("a", "b", "c"),
+				answer("a", 1), answer("b", 1), wantAt(Collecting, 2),
+				timeout(), wantAt(Succeeded, 0),
+			},
+			final: func(t *testing.T, p *sumProgram) {
+				if o := p.Outcomes[1]; !slices.Equal(o.Dropped, []string{"c"}) || o.Sum[0] != 2 {
+					t.Fatalf("outcome %+v, want c dropped and sum 2", o)
+				}
 			},
 		},
 		{
 			name: "participant that answers twice is refused the second time",
-			cfg:  testConfig(abc, 2, 1, 1),
+			prog: &sumProgram{Collections: 1, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 3, 1) },
 			script: []op{
 				join("a"), join("b"), join("c"),
 				answer("a", 1),
-				{ev: func(t *testing.T, m *Machine) Event {
-					return Reply{Participant: "a", Seq: m.seq, Vector: contribution(t, m.cfg.Layout, m.phase, 1)}
-				}, wantErr: ErrDuplicate},
-				wantPhase(Stats, 0),
+				reply("a", current, nil, "", ErrDuplicate),
+				wantAt(Collecting, 1),
 			},
 		},
 		{
 			name: "reply for a stale round is refused",
-			cfg:  testConfig(abc, 2, 2, 1),
+			prog: &sumProgram{Collections: 3, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
 				join("a"), join("b"),
-				answer("a", 1), answer("b", 1), wantPhase(Train, 1), // stats was seq 1
-				answerSeq("a", 1, ErrStaleRound),
-				answerSeq("a", 99, ErrStaleRound),
-				answer("a", 1), answer("b", 1), wantPhase(Train, 2),
+				answer("a", 1), answer("b", 1), wantAt(Collecting, 2), // collection 1 was seq 1
+				reply("a", func(*Machine) uint64 { return 1 }, nil, "", ErrStaleRound),
+				reply("a", func(*Machine) uint64 { return 99 }, nil, "", ErrStaleRound),
+				answer("a", 1), answer("b", 1), wantAt(Collecting, 3),
 			},
 		},
 		{
 			name: "quorum not reached before the timeout: retried, then failed",
-			cfg:  testConfig(abc, 3, 1, 2),
+			prog: &sumProgram{Collections: 1, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 3, 2) },
 			script: []op{
 				join("a"), join("b"), join("c"),
 				answer("a", 1), answer("b", 1), timeout(),
-				wantPhase(Stats, 0), wantTasksTo("a", "b", "c"), // attempt 2
-				answer("a", 1), timeout(),
-				wantPhase(Failed, 0),
-				expect(func(t *testing.T, m *Machine, rd Ready) {
-					if !rd.Persist || !errorsContain(m.err, ErrQuorum.Error(), "c: no reply") {
-						t.Fatalf("failure not persisted or unexplained: %q", m.err)
+				wantAt(Collecting, 1), wantTasksTo("a", "b", "c"), // attempt 2, new seq
+				expect(func(t *testing.T, m *Machine, _ Ready) {
+					if m.seq != 2 {
+						t.Fatalf("retry seq %d, want 2", m.seq)
 					}
 				}),
+				answer("a", 1), timeout(),
+				wantAt(Failed, 0),
+				expect(func(t *testing.T, m *Machine, rd Ready) {
+					st := m.Status()
+					if !rd.Persist || !strings.Contains(st.Err, ErrQuorum.Error()) || !strings.Contains(st.Err, "c: no reply") {
+						t.Fatalf("failure not persisted or unexplained: %q", st.Err)
+					}
+				}),
+			},
+			final: func(t *testing.T, p *sumProgram) {
+				if len(p.Outcomes) != 0 {
+					t.Fatal("a sum below quorum reached the program")
+				}
+			},
+		},
+		{
+			name: "too few connected: waits without a timer until quorum returns",
+			prog: &sumProgram{Collections: 2, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 2) },
+			script: []op{
+				join("a"), join("b"), answer("a", 1), answer("b", 1), wantAt(Collecting, 2),
+				leave("b"), leave("a"), // closes with nothing: attempt 1 of 2, too few to restart
+				wantAt(Waiting, 2),
+				expect(func(t *testing.T, _ *Machine, rd Ready) {
+					if rd.Timer != nil || len(rd.Tasks) != 0 {
+						t.Fatalf("waiting machine asked for %+v", rd)
+					}
+				}),
+				join("a"), join("b"), wantAt(Collecting, 2), wantTasksTo("a", "b"),
+				answer("a", 1), answer("b", 1), wantAt(Succeeded, 0),
 			},
 		},
 		{
 			name: "participant not listed by the job is turned away",
-			cfg:  testConfig(abc, 2, 1, 1),
+			prog: &sumProgram{Collections: 1, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
-				{ev: func(*testing.T, *Machine) Event { return Join{Participant: "mallory"} }, wantErr: ErrNotEligible},
-				join("a"), wantPhase(Waiting, 0),
+				{ev: func(*Machine) Event { return Join{Participant: "mallory"} }, wantErr: ErrNotEligible},
+				join("a"), wantAt(Waiting, 1),
 			},
 		},
 		{
-			name: "late joiner cannot answer the phase it missed",
-			cfg:  testConfig(abc, 2, 1, 1),
+			name: "reconnecting participant cannot answer the collection it left",
+			prog: &sumProgram{Collections: 2, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 1, 1) },
 			script: []op{
-				join("a"), join("b"), join("c"),
-				answer("a", 1), answer("b", 1), answer("c", 1), wantPhase(Train, 1),
+				join("a"), join("b"), join("c"), answer("a", 1), wantAt(Collecting, 2),
 				leave("c"), join("c"),
-				{ev: func(t *testing.T, m *Machine) Event {
-					return Reply{Participant: "c", Seq: m.seq, Vector: contribution(t, m.cfg.Layout, m.phase, 1)}
-				}, wantErr: ErrDuplicate}, // its disconnect already spent its slot
+				reply("c", current, nil, "", ErrDuplicate), // its disconnect spent its slot
 			},
 		},
 		{
-			name: "malformed contribution counts as a failure",
-			cfg:  testConfig(abc, 1, 1, 1),
+			name: "not-in-cohort and malformed replies",
+			prog: &sumProgram{Collections: 2, Len: 2},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 1, 1) },
 			script: []op{
-				join("a"), answer("a", 1), join("b"), join("c"), wantPhase(Train, 1),
-				answer("a", 1), wantPhase(Eval, 1), wantTasksTo("a", "b", "c"),
-				{ev: func(_ *testing.T, m *Machine) Event {
-					return Reply{Participant: "c", Seq: m.seq, Vector: []float64{1, 2}}
-				}, wantErr: ErrBadContribution},
-				{ev: func(_ *testing.T, m *Machine) Event {
-					v := make([]float64, m.cfg.Layout.Len(Eval))
-					v[0] = math.NaN()
-					return Reply{Participant: "b", Seq: m.seq, Vector: v}
-				}, wantErr: ErrBadContribution},
-				answer("a", 1), wantPhase(Succeeded, 1),
-				expect(func(t *testing.T, m *Machine, _ Ready) {
-					if v := m.history[0].Validation; v == nil || v.Examples != 3 {
-						t.Fatalf("validation %+v should count only a's 3 rows", v)
-					}
-				}),
+				join("a"), join("b"), join("c"), // cohort of collection 1 is just a
+				reply("b", current, nil, "", ErrNotInCohort),
+				answer("a", 1), wantAt(Collecting, 2), wantTasksTo("a", "b", "c"),
+				reply("c", current, []float64{1}, "", ErrBadContribution),
+				reply("b", current, []float64{1, math.NaN()}, "", ErrBadContribution),
+				answer("a", 5), wantAt(Succeeded, 0),
+			},
+			final: func(t *testing.T, p *sumProgram) {
+				if o := p.Outcomes[1]; !slices.Equal(o.Sum, []float64{5, 5}) || !slices.Equal(o.Dropped, []string{"b", "c"}) {
+					t.Fatalf("outcome %+v: malformed replies must not be summed", o)
+				}
 			},
 		},
 		{
-			name: "participant error and disconnect close the phase without waiting",
-			cfg:  testConfig(abc, 1, 2, 1),
+			name: "participant error and disconnect close the collection without waiting",
+			prog: &sumProgram{Collections: 2, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 1, 1) },
 			script: []op{
-				join("a"), answer("a", 1), join("b"), join("c"), wantPhase(Train, 1),
-				answer("a", 1), wantPhase(Train, 2), wantTasksTo("a", "b", "c"),
-				{ev: func(_ *testing.T, m *Machine) Event {
-					return Reply{Participant: "b", Seq: m.seq, Err: "datasets: column missing"}
-				}},
+				join("a"), join("b"), join("c"), answer("a", 1), wantAt(Collecting, 2),
+				reply("b", current, nil, "datasets: column missing", nil),
 				leave("c"),
-				answer("a", 1), wantPhase(Eval, 2), wantTasksTo("a", "b"),
+				answer("a", 1), wantAt(Succeeded, 0),
+			},
+		},
+		{
+			name: "program error fails the job",
+			prog: &sumProgram{Collections: 3, Len: 1, FailAt: 2},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, nil, 1, 1) },
+			script: []op{
+				join("x"), answer("x", 1), answer("x", 1), wantAt(Failed, 0),
 				expect(func(t *testing.T, m *Machine, _ Ready) {
-					if got := m.history[1].Dropped; !slices.Equal(got, []string{"b", "c"}) {
-						t.Fatalf("dropped %v, want [b c]", got)
+					if !strings.Contains(m.Status().Err, "program refused") {
+						t.Fatalf("err %q", m.Status().Err)
 					}
 				}),
 			},
 		},
 		{
 			name: "cancel ends the job and tells connected participants",
-			cfg:  testConfig(abc, 2, 3, 1),
+			prog: &sumProgram{Collections: 3, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
 				join("a"), join("b"),
-				{ev: func(*testing.T, *Machine) Event { return Cancel{Reason: "user"} }},
-				wantPhase(Cancelled, 0),
+				{ev: func(*Machine) Event { return Cancel{Reason: "user"} }},
+				wantAt(Cancelled, 0),
 				expect(func(t *testing.T, _ *Machine, rd Ready) {
-					if !slices.Equal(rd.Ended, []string{"a", "b"}) || len(rd.Tasks) != 0 {
+					if !slices.Equal(rd.Ended, []string{"a", "b"}) || len(rd.Tasks) != 0 || rd.Timer != nil {
 						t.Fatalf("ready after cancel: %+v", rd)
 					}
 				}),
-				{ev: func(*testing.T, *Machine) Event { return Cancel{} }, wantErr: ErrFinished},
-				answerSeq("a", 1, ErrFinished),
+				{ev: func(*Machine) Event { return Cancel{} }, wantErr: ErrFinished},
+				reply("a", current, nil, "", ErrFinished),
 			},
 		},
 		{
 			name: "stale timer is ignored",
-			cfg:  testConfig(abc, 2, 2, 1),
+			prog: &sumProgram{Collections: 3, Len: 1},
+			cfg:  func(p *sumProgram) Config { return testConfig(p, abc, 2, 1) },
 			script: []op{
-				join("a"), join("b"),
-				answer("a", 1), answer("b", 1), wantPhase(Train, 1),
-				{ev: func(*testing.T, *Machine) Event { return Timeout{Seq: 1} }},
-				wantPhase(Train, 1),
+				join("a"), join("b"), answer("a", 1), answer("b", 1), wantAt(Collecting, 2),
+				{ev: func(*Machine) Event { return Timeout{Seq: 1} }},
+				wantAt(Collecting, 2),
 			},
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { runScript(t, tc.cfg, tc.script) })
+		t.Run(tc.name, func(t *testing.T) {
+			runScript(t, tc.cfg(tc.prog), tc.script)
+			if tc.final != nil {
+				tc.final(t, tc.prog)
+			}
+		})
 	}
 }
 
-func errorsContain(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			return false
-		}
-	}
-	return true
-}
-
-func TestMalformedAloneBelowQuorumFails(t *testing.T) {
-	m := runScript(t, testConfig([]string{"a", "b"}, 2, 1, 1), []op{
-		join("a"), join("b"),
-		{ev: func(_ *testing.T, m *Machine) Event { return Reply{Participant: "b", Seq: m.seq, Vector: []float64{1}} }, wantErr: ErrBadContribution},
-		answer("a", 1),
-	})
-	if m.phase != Failed {
-		t.Fatalf("phase %s, want failed", m.phase)
-	}
-}
-
-func TestRestoreRetriesInterruptedPhase(t *testing.T) {
-	cfg := testConfig([]string{"a", "b"}, 2, 3, 1)
+func TestRestoreRetriesInterruptedCollection(t *testing.T) {
+	prog := &sumProgram{Collections: 3, Len: 1}
+	cfg := testConfig(prog, []string{"a", "b"}, 2, 1)
 	m := runScript(t, cfg, []op{
 		join("a"), join("b"),
-		answer("a", 1), answer("b", 1),
-		answer("a", 1), answer("b", 1), wantPhase(Train, 2),
+		answer("a", 1), answer("b", 1), wantAt(Collecting, 2),
 		answer("a", 1), // crash before b answers
 	})
 	snap := m.Snapshot()
@@ -359,37 +368,37 @@ func TestRestoreRetriesInterruptedPhase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.phase != Waiting || r.resume != Train || r.round != 2 {
-		t.Fatalf("restored to %s/%s round %d", r.phase, r.resume, r.round)
+	if st := r.Status(); st.Phase != Waiting || st.Round != 2 {
+		t.Fatalf("restored to %+v", st)
 	}
-	if err := r.Step(Join{Participant: "a"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Step(Join{Participant: "b"}); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"a", "b"} {
+		if err := r.Step(Join{Participant: p}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	rd := r.Ready()
-	if len(rd.Tasks) != 2 || rd.Tasks[0].Seq <= snap.Seq || rd.Tasks[0].Round != 2 {
-		t.Fatalf("after restore tasks %+v, want round 2 with seq > %d", rd.Tasks, snap.Seq)
+	if len(rd.Tasks) != 2 || rd.Tasks[0].Seq <= snap.Seq || rd.Tasks[0].Collection.Round != 2 {
+		t.Fatalf("after restore tasks %+v, want collection 2 with seq > %d", rd.Tasks, snap.Seq)
 	}
-	if !slices.Equal(rd.Tasks[0].Params, snap.Params) {
-		t.Fatal("restored machine lost the completed round's parameters")
-	}
-	// A reply to the pre-crash phase is stale.
-	if err := r.Step(Reply{Participant: "b", Seq: snap.Seq, Vector: contribution(t, cfg.Layout, Train, 1)}); !errors.Is(err, ErrStaleRound) {
+	// A reply to the pre-crash collection is stale.
+	if err := r.Step(Reply{Participant: "b", Seq: snap.Seq, Vector: []float64{1}}); !errors.Is(err, ErrStaleRound) {
 		t.Fatalf("pre-crash reply err = %v", err)
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
+	prog := &sumProgram{Collections: 1, Len: 1}
 	bad := []Config{
 		{},
-		testConfig([]string{"a"}, 2, 1, 1), // min above eligible
-		testConfig(nil, 1, 0, 1),           // no rounds
-		testConfig(nil, 1, 1, 0),           // no attempts
-		{Job: "j", MinParticipants: 1, Rounds: 1}, // no layout, timeout or strategy
+		testConfig(prog, []string{"a"}, 2, 1), // min above eligible
+		testConfig(prog, nil, 1, 0),           // no attempts
+		testConfig(nil, nil, 1, 1),            // no program
+		{Job: "j", MinParticipants: 1, MaxAttempts: 1, Program: prog}, // no timeout
 	}
 	for i, c := range bad {
+		if c.Program == (*sumProgram)(nil) {
+			c.Program = nil
+		}
 		if _, err := New(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("config %d: err = %v, want ErrConfig", i, err)
 		}

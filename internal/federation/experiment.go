@@ -9,12 +9,11 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
-	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
 	"github.com/fedscore/fedscore/features"
 	"github.com/fedscore/fedscore/models"
 	"github.com/fedscore/fedscore/models/eval"
-	"github.com/fedscore/fedscore/participant"
 )
 
 // Experiment is a data scientist's question in one call: how does a model
@@ -164,7 +163,7 @@ func (e Experiment) spec() (*fedscorepb.JobSpec, error) {
 		}
 		spec.Features = f
 	}
-	return coordinator.NormalizeSpec(spec)
+	return program.NormalizeSpec(spec)
 }
 
 // NumericFeatures lists a table's numeric columns other than id and label.
@@ -196,7 +195,7 @@ func TrainPooled(train *datasets.Table, schema datasets.Schema, source string, s
 		return nil, st, err
 	}
 	m := models.NewLogistic(len(f.Features))
-	tc, err := participant.TrainConfig(spec, int(spec.GetRounds()*spec.GetLocalEpochs()), spec.GetSeed())
+	tc, err := program.TrainConfig(spec, int(spec.GetRounds()*spec.GetLocalEpochs()), spec.GetSeed())
 	if err != nil {
 		return nil, st, err
 	}

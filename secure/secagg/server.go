@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cloudflare/circl/dh/x25519"
 	"github.com/cloudflare/circl/group"
@@ -501,8 +502,17 @@ func (s *Server) Sum() ([][]uint64, error) {
 		return nil, s.failRound(PhaseUnmasking, ErrBelowThreshold, short, least, pl.Threshold)
 	}
 
-	// Recover the secrets and derive the masks to remove.
-	ops := make([][]maskOp, len(pl.vectorLens))
+	// Recover the secrets and derive the masks to remove: the self mask of
+	// every survivor, and what every dropped owner would have added for
+	// each of its neighbours in U3.
+	workers := max(pl.workers, 1)
+	nv := len(pl.vectorLens)
+	ops := make([][]maskOp, nv)
+	type pairJob struct {
+		owner, v uint32
+		sk       *x25519.Key
+	}
+	var pairs []pairJob
 	var bad []uint32
 	for _, j := range jobs {
 		secret := combine(sets[j.holders], j.shares)
@@ -532,31 +542,48 @@ func (s *Server) Sum() ([][]uint64, error) {
 			continue
 		}
 		for _, v := range pl.Neighbours(j.owner) {
-			if !s.u3[v] {
-				continue
+			if s.u3[v] {
+				pairs = append(pairs, pairJob{owner: j.owner, v: v, sk: &sk})
 			}
-			vpk := x25519.Key(s.maskKeys[v])
-			ss, ok := dh(&sk, &vpk)
-			if !ok { // the survivor's key worked for its neighbours, so this cannot happen
-				bad = append(bad, j.owner)
-				break
-			}
-			for vec, m := range pl.vectorLens {
-				key, err := pairMaskKey(&ss, &pl.ctx, j.owner, v, vec, m)
-				if err != nil {
-					return nil, err
-				}
-				// Add back what the dropped owner would have added.
-				ops[vec] = append(ops[vec], maskOp{key: key, neg: j.owner < v})
-			}
-			clear(ss[:])
 		}
-		clear(sk[:])
 	}
 	if len(bad) > 0 {
 		return nil, s.failRound(PhaseUnmasking, ErrReconstruction, bad, 0, 0)
 	}
-	workers := max(pl.workers, 1)
+	// One X25519 and one HKDF per vector for each (dropped, survivor) pair.
+	pairOps := make([]maskOp, len(pairs)*nv)
+	errs := make([]error, len(pairs))
+	parallelFor(len(pairs), workers, func(i int) {
+		pj := pairs[i]
+		vpk := x25519.Key(s.maskKeys[pj.v])
+		ss, ok := dh(pj.sk, &vpk)
+		defer clear(ss[:])
+		if !ok { // the survivor's key worked for its neighbours, so this cannot happen
+			errs[i] = fmt.Errorf("%w: mask key of %d", ErrBadPublicKey, pj.v)
+			return
+		}
+		for vec, m := range pl.vectorLens {
+			key, err := pairMaskKey(&ss, &pl.ctx, pj.owner, pj.v, vec, m)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			// Add back what the dropped owner would have added.
+			pairOps[i*nv+vec] = maskOp{key: key, neg: pj.owner < pj.v}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, s.failRound(PhaseUnmasking, ErrReconstruction, []uint32{pairs[i].owner}, 0, 0)
+		}
+	}
+	for i := range pairs {
+		clear(pairs[i].sk[:])
+		for vec := range nv {
+			ops[vec] = append(ops[vec], pairOps[i*nv+vec])
+		}
+	}
+	clear(pairOps)
 	for vec := range s.acc {
 		applyMasks(s.acc[vec], ops[vec], workers)
 	}
@@ -574,4 +601,28 @@ func cloneVectors(v [][]uint64) [][]uint64 {
 		out[i] = slices.Clone(v[i])
 	}
 	return out
+}
+
+// parallelFor runs f(0..n-1) on up to workers goroutines.
+func parallelFor(n, workers int, f func(i int)) {
+	if workers <= 1 || n < 2 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -1,4 +1,4 @@
-package coordinator
+package program
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 )
 
 // ErrInvalidSpec means a submitted job spec cannot run.
-var ErrInvalidSpec = errors.New("coordinator: invalid job spec")
+var ErrInvalidSpec = errors.New("program: invalid job spec")
 
 // Defaults applied to a job spec's unset fields.
 const (
