@@ -240,7 +240,10 @@ func (co *Coordinator) handleParticipantMessage(id string, msg *fedscorepb.Parti
 		co.log.Warn("result for unknown or finished job", "participant", id, "job", res.GetJobId())
 		return
 	}
-	jr.post(round.Reply{Participant: id, Seq: res.GetSeq(), Vector: res.GetContribution(), Err: res.GetError()})
+	jr.post(round.Reply{
+		Participant: id, Seq: res.GetSeq(), Vector: res.GetContribution(), Err: res.GetError(),
+		Step: round.SecStep(res.GetSecaggStep()), Payload: res.GetSecagg(),
+	})
 }
 
 func (co *Coordinator) activeJobsLocked() []*jobRun {
@@ -428,6 +431,9 @@ func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 		PhaseTimeout:    time.Duration(spec.GetPhaseTimeoutMs()) * time.Millisecond,
 		MaxAttempts:     int(spec.GetMaxAttempts()),
 		Program:         prog,
+	}
+	if !spec.GetPlainAggregation() {
+		cfg.Secure = &round.SecureConfig{}
 	}
 	var m *round.Machine
 	if cp != nil {

@@ -261,10 +261,21 @@ func (jr *jobRun) finish() {
 }
 
 func taskToProto(job *fedscorepb.Job, t round.Task) *fedscorepb.Task {
-	return &fedscorepb.Task{
+	pt := &fedscorepb.Task{
 		JobId: job.GetId(), Seq: t.Seq, Round: uint32(t.Collection.Round), Kind: t.Collection.Kind,
 		Spec: job.GetSpec(), Params: t.Collection.Params, Plan: t.Collection.Plan,
 	}
+	if s := t.Secure; s != nil {
+		pt.SecaggStep = fedscorepb.SecAggStep(s.Step)
+		pt.SecaggRound = s.Round
+		pt.Cohort = s.Cohort
+		pt.Secagg = s.Message
+		if s.Step != round.Advertise {
+			// Only the first step needs the collection's instructions.
+			pt.Params, pt.Plan = nil, nil
+		}
+	}
+	return pt
 }
 
 func collectionToProto(c *round.Collection) *fedscorepb.Collection {

@@ -66,8 +66,9 @@ type Node struct {
 	log   *slog.Logger
 	table *datasets.Table
 
-	mu   sync.Mutex
-	jobs map[string]program.Participant
+	mu       sync.Mutex
+	jobs     map[string]program.Participant
+	sessions map[string]*secureSession // by job: one collection at a time
 }
 
 // New loads the node's data, so a bad file is reported before the node
@@ -83,7 +84,7 @@ func New(c Config) (*Node, error) {
 	if t.Rows() == 0 {
 		return nil, fmt.Errorf("participant: %s: %w", c.Data, datasets.ErrEmpty)
 	}
-	return &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]program.Participant{}}, nil
+	return &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]program.Participant{}, sessions: map[string]*secureSession{}}, nil
 }
 
 // Rows is the number of rows in the node's table.
@@ -177,6 +178,7 @@ func (n *Node) serve(ctx context.Context) error {
 			n.log.Info("job ended", "job", b.JobEnded.GetJobId(), "state", b.JobEnded.GetState(), "reason", b.JobEnded.GetReason())
 			n.mu.Lock()
 			delete(n.jobs, b.JobEnded.GetJobId())
+			delete(n.sessions, b.JobEnded.GetJobId())
 			n.mu.Unlock()
 		}
 	}
@@ -186,17 +188,21 @@ func (n *Node) serve(ctx context.Context) error {
 // problem with the local data becomes the result's error, so the
 // coordinator learns why this node sat the collection out.
 func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
-	res := &fedscorepb.TaskResult{JobId: t.GetJobId(), Seq: t.GetSeq(), Kind: t.GetKind()}
-	log := n.log.With("job", t.GetJobId(), "round", t.GetRound(), "kind", t.GetKind())
+	res := &fedscorepb.TaskResult{JobId: t.GetJobId(), Seq: t.GetSeq(), Kind: t.GetKind(), SecaggStep: t.GetSecaggStep()}
+	log := n.log.With("job", t.GetJobId(), "round", t.GetRound(), "kind", t.GetKind(), "step", t.GetSecaggStep())
 	start := time.Now()
-	v, err := n.compute(t)
+	var err error
+	if t.GetSecaggStep() != fedscorepb.SecAggStep_SEC_AGG_STEP_NONE {
+		res.Secagg, err = n.secure(t)
+	} else {
+		res.Contribution, err = n.compute(t)
+	}
 	if err != nil {
 		log.Warn("task failed", "err", err)
 		res.Error = err.Error()
 		return res
 	}
 	log.Debug("task done", "took", time.Since(start))
-	res.Contribution = v
 	return res
 }
 

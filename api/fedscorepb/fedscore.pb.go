@@ -28,6 +28,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SecAggStep int32
+
+const (
+	// Plain aggregation: the participant returns its contribution in clear.
+	SecAggStep_SEC_AGG_STEP_NONE SecAggStep = 0
+	// Compute the contribution, keep it, and advertise fresh keys.
+	SecAggStep_SEC_AGG_STEP_ADVERTISE SecAggStep = 1
+	// Share the two secrets with the neighbours listed in the roster.
+	SecAggStep_SEC_AGG_STEP_SHARE SecAggStep = 2
+	// Send the masked contribution.
+	SecAggStep_SEC_AGG_STEP_MASK SecAggStep = 3
+	// Release the shares the unmasking request is entitled to.
+	SecAggStep_SEC_AGG_STEP_UNMASK SecAggStep = 4
+)
+
+// Enum value maps for SecAggStep.
+var (
+	SecAggStep_name = map[int32]string{
+		0: "SEC_AGG_STEP_NONE",
+		1: "SEC_AGG_STEP_ADVERTISE",
+		2: "SEC_AGG_STEP_SHARE",
+		3: "SEC_AGG_STEP_MASK",
+		4: "SEC_AGG_STEP_UNMASK",
+	}
+	SecAggStep_value = map[string]int32{
+		"SEC_AGG_STEP_NONE":      0,
+		"SEC_AGG_STEP_ADVERTISE": 1,
+		"SEC_AGG_STEP_SHARE":     2,
+		"SEC_AGG_STEP_MASK":      3,
+		"SEC_AGG_STEP_UNMASK":    4,
+	}
+)
+
+func (x SecAggStep) Enum() *SecAggStep {
+	p := new(SecAggStep)
+	*p = x
+	return p
+}
+
+func (x SecAggStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SecAggStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_fedscore_proto_enumTypes[0].Descriptor()
+}
+
+func (SecAggStep) Type() protoreflect.EnumType {
+	return &file_fedscore_proto_enumTypes[0]
+}
+
+func (x SecAggStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SecAggStep.Descriptor instead.
+func (SecAggStep) EnumDescriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
 type JobState int32
 
 const (
@@ -70,11 +130,11 @@ func (x JobState) String() string {
 }
 
 func (JobState) Descriptor() protoreflect.EnumDescriptor {
-	return file_fedscore_proto_enumTypes[0].Descriptor()
+	return file_fedscore_proto_enumTypes[1].Descriptor()
 }
 
 func (JobState) Type() protoreflect.EnumType {
-	return &file_fedscore_proto_enumTypes[0]
+	return &file_fedscore_proto_enumTypes[1]
 }
 
 func (x JobState) Number() protoreflect.EnumNumber {
@@ -83,7 +143,7 @@ func (x JobState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobState.Descriptor instead.
 func (JobState) EnumDescriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{0}
+	return file_fedscore_proto_rawDescGZIP(), []int{1}
 }
 
 type ParticipantMessage struct {
@@ -376,7 +436,15 @@ type Task struct {
 	Params []float64              `protobuf:"fixed64,6,rep,packed,name=params,proto3" json:"params,omitempty"`
 	// plan is the program's instruction for this collection (JSON), e.g. the
 	// fitted standardisation.
-	Plan          []byte `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
+	Plan []byte `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
+	// Secure aggregation (secure/secagg): the step of the masking protocol,
+	// its round (the seq of the collection's first step), the cohort in
+	// protocol order, and the coordinator's message for this step (a roster,
+	// a share inbox or an unmasking request).
+	SecaggStep    SecAggStep `protobuf:"varint,8,opt,name=secagg_step,json=secaggStep,proto3,enum=fedscore.v1.SecAggStep" json:"secagg_step,omitempty"`
+	SecaggRound   uint64     `protobuf:"varint,9,opt,name=secagg_round,json=secaggRound,proto3" json:"secagg_round,omitempty"`
+	Cohort        []string   `protobuf:"bytes,10,rep,name=cohort,proto3" json:"cohort,omitempty"`
+	Secagg        []byte     `protobuf:"bytes,11,opt,name=secagg,proto3" json:"secagg,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +528,34 @@ func (x *Task) GetPlan() []byte {
 	return nil
 }
 
+func (x *Task) GetSecaggStep() SecAggStep {
+	if x != nil {
+		return x.SecaggStep
+	}
+	return SecAggStep_SEC_AGG_STEP_NONE
+}
+
+func (x *Task) GetSecaggRound() uint64 {
+	if x != nil {
+		return x.SecaggRound
+	}
+	return 0
+}
+
+func (x *Task) GetCohort() []string {
+	if x != nil {
+		return x.Cohort
+	}
+	return nil
+}
+
+func (x *Task) GetSecagg() []byte {
+	if x != nil {
+		return x.Secagg
+	}
+	return nil
+}
+
 // TaskResult answers a Task. contribution is a vector whose only use at the
 // coordinator is to be summed with the other participants' vectors.
 type TaskResult struct {
@@ -470,7 +566,10 @@ type TaskResult struct {
 	Contribution []float64              `protobuf:"fixed64,4,rep,packed,name=contribution,proto3" json:"contribution,omitempty"`
 	// error is set when the participant cannot do the task (its data does not
 	// match the job's schema, say); the coordinator counts it as a failure.
-	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Error      string     `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	SecaggStep SecAggStep `protobuf:"varint,6,opt,name=secagg_step,json=secaggStep,proto3,enum=fedscore.v1.SecAggStep" json:"secagg_step,omitempty"`
+	// The participant's secure-aggregation message for this step.
+	Secagg        []byte `protobuf:"bytes,7,opt,name=secagg,proto3" json:"secagg,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -538,6 +637,20 @@ func (x *TaskResult) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *TaskResult) GetSecaggStep() SecAggStep {
+	if x != nil {
+		return x.SecaggStep
+	}
+	return SecAggStep_SEC_AGG_STEP_NONE
+}
+
+func (x *TaskResult) GetSecagg() []byte {
+	if x != nil {
+		return x.Secagg
+	}
+	return nil
 }
 
 type JobEnded struct {
@@ -627,10 +740,13 @@ type JobSpec struct {
 	// how long a phase waits for replies before it closes with whoever answered.
 	PhaseTimeoutMs uint32 `protobuf:"varint,17,opt,name=phase_timeout_ms,json=phaseTimeoutMs,proto3" json:"phase_timeout_ms,omitempty"`
 	// how many times a phase is retried when fewer than min_participants answer.
-	MaxAttempts   uint32 `protobuf:"varint,18,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
-	Seed          uint64 `protobuf:"varint,19,opt,name=seed,proto3" json:"seed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxAttempts uint32 `protobuf:"varint,18,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	Seed        uint64 `protobuf:"varint,19,opt,name=seed,proto3" json:"seed,omitempty"`
+	// plain_aggregation turns secure aggregation off (for comparison only):
+	// the coordinator then sees each participant's contribution.
+	PlainAggregation bool `protobuf:"varint,20,opt,name=plain_aggregation,json=plainAggregation,proto3" json:"plain_aggregation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -794,6 +910,13 @@ func (x *JobSpec) GetSeed() uint64 {
 		return x.Seed
 	}
 	return 0
+}
+
+func (x *JobSpec) GetPlainAggregation() bool {
+	if x != nil {
+		return x.PlainAggregation
+	}
+	return false
 }
 
 type Standardizer struct {
@@ -1734,7 +1857,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\tjob_ended\x18\x03 \x01(\v2\x15.fedscore.v1.JobEndedH\x00R\bjobEndedB\x06\n" +
 	"\x04body\":\n" +
 	"\aWelcome\x12/\n" +
-	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xaf\x01\n" +
+	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xbc\x02\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
@@ -1742,18 +1865,27 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\tR\x04kind\x12(\n" +
 	"\x04spec\x18\x05 \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\x12\x16\n" +
 	"\x06params\x18\x06 \x03(\x01R\x06params\x12\x12\n" +
-	"\x04plan\x18\a \x01(\fR\x04plan\"\x83\x01\n" +
+	"\x04plan\x18\a \x01(\fR\x04plan\x128\n" +
+	"\vsecagg_step\x18\b \x01(\x0e2\x17.fedscore.v1.SecAggStepR\n" +
+	"secaggStep\x12!\n" +
+	"\fsecagg_round\x18\t \x01(\x04R\vsecaggRound\x12\x16\n" +
+	"\x06cohort\x18\n" +
+	" \x03(\tR\x06cohort\x12\x16\n" +
+	"\x06secagg\x18\v \x01(\fR\x06secagg\"\xd5\x01\n" +
 	"\n" +
 	"TaskResult\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\"\n" +
 	"\fcontribution\x18\x04 \x03(\x01R\fcontribution\x12\x14\n" +
-	"\x05error\x18\x05 \x01(\tR\x05error\"f\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x128\n" +
+	"\vsecagg_step\x18\x06 \x01(\x0e2\x17.fedscore.v1.SecAggStepR\n" +
+	"secaggStep\x12\x16\n" +
+	"\x06secagg\x18\a \x01(\fR\x06secagg\"f\n" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc5\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf2\x04\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
@@ -1775,7 +1907,8 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x13validation_fraction\x18\x10 \x01(\x01R\x12validationFraction\x12(\n" +
 	"\x10phase_timeout_ms\x18\x11 \x01(\rR\x0ephaseTimeoutMs\x12!\n" +
 	"\fmax_attempts\x18\x12 \x01(\rR\vmaxAttempts\x12\x12\n" +
-	"\x04seed\x18\x13 \x01(\x04R\x04seed\"4\n" +
+	"\x04seed\x18\x13 \x01(\x04R\x04seed\x12+\n" +
+	"\x11plain_aggregation\x18\x14 \x01(\bR\x10plainAggregation\"4\n" +
 	"\fStandardizer\x12\x12\n" +
 	"\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x02 \x03(\x01R\x03std\"\x7f\n" +
@@ -1854,7 +1987,14 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x04jobs\x18\x01 \x03(\v2\x10.fedscore.v1.JobR\x04jobs\"A\n" +
 	"\x10CancelJobRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason*\x9b\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\x87\x01\n" +
+	"\n" +
+	"SecAggStep\x12\x15\n" +
+	"\x11SEC_AGG_STEP_NONE\x10\x00\x12\x1a\n" +
+	"\x16SEC_AGG_STEP_ADVERTISE\x10\x01\x12\x16\n" +
+	"\x12SEC_AGG_STEP_SHARE\x10\x02\x12\x15\n" +
+	"\x11SEC_AGG_STEP_MASK\x10\x03\x12\x17\n" +
+	"\x13SEC_AGG_STEP_UNMASK\x10\x04*\x9b\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11JOB_STATE_WAITING\x10\x01\x12\x15\n" +
@@ -1885,75 +2025,78 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 	return file_fedscore_proto_rawDescData
 }
 
-var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_fedscore_proto_goTypes = []any{
-	(JobState)(0),                 // 0: fedscore.v1.JobState
-	(*ParticipantMessage)(nil),    // 1: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                 // 2: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),    // 3: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),               // 4: fedscore.v1.Welcome
-	(*Task)(nil),                  // 5: fedscore.v1.Task
-	(*TaskResult)(nil),            // 6: fedscore.v1.TaskResult
-	(*JobEnded)(nil),              // 7: fedscore.v1.JobEnded
-	(*JobSpec)(nil),               // 8: fedscore.v1.JobSpec
-	(*Standardizer)(nil),          // 9: fedscore.v1.Standardizer
-	(*Metrics)(nil),               // 10: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),          // 11: fedscore.v1.RoundMetrics
-	(*Model)(nil),                 // 12: fedscore.v1.Model
-	(*Checkpoint)(nil),            // 13: fedscore.v1.Checkpoint
-	(*Collection)(nil),            // 14: fedscore.v1.Collection
-	(*Segment)(nil),               // 15: fedscore.v1.Segment
-	(*Job)(nil),                   // 16: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),      // 17: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),         // 18: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 19: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 20: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 21: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(SecAggStep)(0),               // 0: fedscore.v1.SecAggStep
+	(JobState)(0),                 // 1: fedscore.v1.JobState
+	(*ParticipantMessage)(nil),    // 2: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                 // 3: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),    // 4: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),               // 5: fedscore.v1.Welcome
+	(*Task)(nil),                  // 6: fedscore.v1.Task
+	(*TaskResult)(nil),            // 7: fedscore.v1.TaskResult
+	(*JobEnded)(nil),              // 8: fedscore.v1.JobEnded
+	(*JobSpec)(nil),               // 9: fedscore.v1.JobSpec
+	(*Standardizer)(nil),          // 10: fedscore.v1.Standardizer
+	(*Metrics)(nil),               // 11: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),          // 12: fedscore.v1.RoundMetrics
+	(*Model)(nil),                 // 13: fedscore.v1.Model
+	(*Checkpoint)(nil),            // 14: fedscore.v1.Checkpoint
+	(*Collection)(nil),            // 15: fedscore.v1.Collection
+	(*Segment)(nil),               // 16: fedscore.v1.Segment
+	(*Job)(nil),                   // 17: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),      // 18: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),         // 19: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),       // 20: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 21: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 22: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	2,  // 0: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	6,  // 1: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	4,  // 2: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	5,  // 3: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	7,  // 4: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	8,  // 5: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
-	0,  // 6: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	10, // 7: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	9,  // 8: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	10, // 9: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	14, // 10: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
-	15, // 11: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
-	8,  // 12: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
-	0,  // 13: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	22, // 14: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	22, // 15: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	22, // 16: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	11, // 17: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	12, // 18: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	13, // 19: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	8,  // 20: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	16, // 21: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	1,  // 22: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	17, // 23: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	18, // 24: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	19, // 25: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	18, // 26: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	21, // 27: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	18, // 28: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	3,  // 29: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	16, // 30: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	16, // 31: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	20, // 32: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	16, // 33: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	16, // 34: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	12, // 35: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	29, // [29:36] is the sub-list for method output_type
-	22, // [22:29] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	3,  // 0: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	7,  // 1: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	5,  // 2: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	6,  // 3: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	8,  // 4: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	9,  // 5: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 6: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
+	0,  // 7: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
+	1,  // 8: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
+	11, // 9: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	10, // 10: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	11, // 11: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	15, // 12: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	16, // 13: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	9,  // 14: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	1,  // 15: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
+	23, // 16: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	23, // 17: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	23, // 18: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	12, // 19: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	13, // 20: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	14, // 21: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	9,  // 22: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	17, // 23: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	2,  // 24: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	18, // 25: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	19, // 26: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	20, // 27: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	19, // 28: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	22, // 29: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	19, // 30: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	4,  // 31: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	17, // 32: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	17, // 33: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	21, // 34: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	17, // 35: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	17, // 36: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	13, // 37: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	31, // [31:38] is the sub-list for method output_type
+	24, // [24:31] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_fedscore_proto_init() }
@@ -1975,7 +2118,7 @@ func file_fedscore_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,

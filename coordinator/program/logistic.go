@@ -280,6 +280,11 @@ func participantSeed(spec *fedscorepb.JobSpec, id string) uint64 {
 	return spec.GetSeed() ^ h.Sum64()
 }
 
+// Segments implements Participant.
+func (p *logisticParticipant) Segments(kind string) ([]round.Segment, error) {
+	return LogisticSegments(kind, len(p.train.Features))
+}
+
 // Contribute implements Participant.
 func (p *logisticParticipant) Contribute(c round.Collection) ([]float64, error) {
 	d := len(p.train.Features)

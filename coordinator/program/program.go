@@ -54,6 +54,9 @@ func New(spec *fedscorepb.JobSpec, state []byte) (round.Program, error) {
 // Participant is one node's side of every program: it holds the node's
 // table and answers collections from it.
 type Participant interface {
+	// Segments is the layout of a contribution of the given kind, as this
+	// node's own copy of the program defines it.
+	Segments(kind string) ([]round.Segment, error)
 	Contribute(c round.Collection) ([]float64, error)
 }
 

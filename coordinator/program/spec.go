@@ -71,10 +71,17 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 		seenP[p] = true
 	}
 	if s.MinParticipants == 0 {
-		s.MinParticipants = uint32(max(1, len(s.Participants)))
+		least := 2 // a secure sum needs someone to hide among
+		if s.PlainAggregation {
+			least = 1
+		}
+		s.MinParticipants = uint32(max(least, len(s.Participants)))
 	}
 	if len(s.Participants) > 0 && int(s.MinParticipants) > len(s.Participants) {
 		bad("min_participants %d exceeds the %d listed participants", s.MinParticipants, len(s.Participants))
+	}
+	if !s.PlainAggregation && s.MinParticipants < 2 {
+		bad("secure aggregation needs min_participants >= 2, since a sum over one participant is that participant's update (set plain_aggregation to train alone)")
 	}
 	if s.Rounds == 0 {
 		s.Rounds = DefaultRounds

@@ -66,6 +66,9 @@ type Config struct {
 	// MaxAttempts bounds how often a collection short of quorum is retried.
 	MaxAttempts int
 	Program     Program
+	// Secure, when set, masks every contribution (secure/secagg): the
+	// machine, and so the coordinator, only ever holds the cohort's sum.
+	Secure *SecureConfig
 }
 
 func (c Config) validate() error {
@@ -110,6 +113,9 @@ type Reply struct {
 	Vector      []float64
 	// Err is the participant's reason for not doing the task.
 	Err string
+	// Step and Payload carry a secure collection's protocol message.
+	Step    SecStep
+	Payload []byte
 }
 
 // Timeout says the timer armed for collection Seq fired.
@@ -129,6 +135,8 @@ type Task struct {
 	To         string
 	Seq        uint64
 	Collection Collection
+	// Secure is set for every step of a secure collection.
+	Secure *SecureTask
 }
 
 // Timer asks the runtime to step Timeout{Seq} after the duration.
@@ -178,6 +186,7 @@ type Machine struct {
 	cohort   []string
 	answered map[string][]float64
 	failed   map[string]string
+	sec      *secState // the secure protocol of the current collection
 
 	ready Ready
 }
@@ -236,7 +245,11 @@ func (m *Machine) Step(ev Event) error {
 		return m.reply(ev)
 	case Timeout:
 		if ev.Seq == m.seq && m.phase == Collecting {
-			m.closeCollection()
+			if m.sec != nil {
+				m.advanceSecure()
+			} else {
+				m.closeCollection()
+			}
 		}
 		return nil
 	case Cancel:
@@ -269,10 +282,22 @@ func (m *Machine) join(p string) error {
 
 func (m *Machine) leave(p string) error {
 	delete(m.connected, p)
-	if m.phase == Collecting && slices.Contains(m.cohort, p) && m.answered[p] == nil && m.failed[p] == "" {
-		m.failed[p] = "disconnected"
-		m.maybeClose()
+	if m.phase != Collecting || !slices.Contains(m.cohort, p) || m.answered[p] != nil || m.failed[p] != "" {
+		return nil
 	}
+	if m.sec != nil {
+		if slices.Contains(m.sec.expected, p) && !m.sec.replied[p] {
+			m.failed[p] = "disconnected during " + m.sec.step.String()
+			m.maybeAdvanceSecure()
+		} else {
+			// It answered this step; the protocol counts it as dropped
+			// when it misses the next one.
+			m.failed[p] = "disconnected after " + m.sec.step.String()
+		}
+		return nil
+	}
+	m.failed[p] = "disconnected"
+	m.maybeClose()
 	return nil
 }
 
@@ -285,6 +310,12 @@ func (m *Machine) reply(r Reply) error {
 	}
 	if !slices.Contains(m.cohort, r.Participant) {
 		return fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, ErrNotInCohort)
+	}
+	if m.sec != nil {
+		return m.secureReply(r)
+	}
+	if r.Step != None {
+		return fmt.Errorf("participant %s, seq %d: %s reply to a plain collection: %w", r.Participant, r.Seq, r.Step, ErrStaleRound)
 	}
 	if m.answered[r.Participant] != nil || m.failed[r.Participant] != "" {
 		return fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, ErrDuplicate)
@@ -337,6 +368,13 @@ func (m *Machine) start(c Collection) {
 	m.cohort = cohort
 	m.answered = map[string][]float64{}
 	m.failed = map[string]string{}
+	m.sec = nil
+	if m.cfg.Secure != nil {
+		if err := m.startSecure(c, cohort); err != nil {
+			m.finish(Failed, fmt.Sprintf("%s (round %d): secure aggregation: %v", c.Kind, c.Round, err))
+		}
+		return
+	}
 	for _, id := range cohort {
 		m.ready.Tasks = append(m.ready.Tasks, Task{To: id, Seq: m.seq, Collection: c})
 	}
@@ -346,17 +384,37 @@ func (m *Machine) start(c Collection) {
 func (m *Machine) closeCollection() {
 	c := *m.current
 	if len(m.answered) < m.cfg.MinParticipants {
-		m.attempt++
-		if m.attempt >= m.cfg.MaxAttempts {
-			m.finish(Failed, fmt.Sprintf("%v: %s (round %d) had %d of %d required contributions after %d attempts; %s",
-				ErrQuorum, c.Kind, c.Round, len(m.answered), m.cfg.MinParticipants, m.attempt, m.failureSummary()))
-			return
-		}
-		m.start(c)
+		m.quorumFailure(c, m.failureSummary())
 		return
 	}
+	m.closeWith(c, m.sum(), sortedKeys(m.answered))
+}
+
+// quorumFailure retries collection c, or fails the job after MaxAttempts.
+func (m *Machine) quorumFailure(c Collection, why string) {
+	m.attempt++
+	if m.attempt >= m.cfg.MaxAttempts {
+		m.finish(Failed, fmt.Sprintf("%v: %s (round %d) failed after %d attempts; %s",
+			ErrQuorum, c.Kind, c.Round, m.attempt, why))
+		return
+	}
+	m.start(c)
+}
+
+// closeWith hands the program the sum of collection c over contributors.
+func (m *Machine) closeWith(c Collection, sum []float64, contributors []string) {
+	if len(contributors) < m.cfg.MinParticipants {
+		m.quorumFailure(c, fmt.Sprintf("%d of %d required contributions; %s", len(contributors), m.cfg.MinParticipants, m.failureSummary()))
+		return
+	}
+	var dropped []string
+	for _, id := range m.cohort {
+		if !slices.Contains(contributors, id) {
+			dropped = append(dropped, id)
+		}
+	}
 	m.attempt = 0
-	next, err := m.cfg.Program.Close(c, Outcome{Sum: m.sum(), Contributors: sortedKeys(m.answered), Dropped: m.droppedIDs()})
+	next, err := m.cfg.Program.Close(c, Outcome{Sum: sum, Contributors: contributors, Dropped: dropped})
 	switch {
 	case err != nil:
 		m.finish(Failed, fmt.Sprintf("%s (round %d): %v", c.Kind, c.Round, err))
@@ -369,7 +427,7 @@ func (m *Machine) closeCollection() {
 
 func (m *Machine) finish(p Phase, reason string) {
 	m.phase, m.err = p, reason
-	m.cohort, m.answered, m.failed = nil, nil, nil
+	m.cohort, m.answered, m.failed, m.sec = nil, nil, nil, nil
 	m.ready.Persist = true
 	m.ready.Timer = nil
 	m.ready.Tasks = nil
@@ -392,7 +450,7 @@ func (m *Machine) failureSummary() string {
 	var parts []string
 	for _, id := range m.cohort {
 		switch {
-		case m.answered[id] != nil:
+		case m.answered[id] != nil, m.sec != nil && m.sec.replied[id]:
 		case m.failed[id] != "":
 			parts = append(parts, id+": "+m.failed[id])
 		default:
@@ -403,18 +461,6 @@ func (m *Machine) failureSummary() string {
 		return "too few participants connected"
 	}
 	return strings.Join(parts, "; ")
-}
-
-// droppedIDs lists cohort members that did not contribute: those that
-// failed and those that never answered before the collection closed.
-func (m *Machine) droppedIDs() []string {
-	var out []string
-	for _, id := range m.cohort {
-		if m.answered[id] == nil {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func sortedKeys[V any](mp map[string]V) []string {
@@ -450,6 +496,7 @@ func (m *Machine) Snapshot() Snapshot {
 type Status struct {
 	Phase    Phase
 	Kind     string // the collection's kind, while waiting or collecting
+	Step     SecStep
 	Round    int
 	Seq      uint64
 	Cohort   []string
@@ -460,6 +507,10 @@ type Status struct {
 // Status reports where the job stands.
 func (m *Machine) Status() Status {
 	s := Status{Phase: m.phase, Seq: m.seq, Cohort: slices.Clone(m.cohort), Answered: len(m.answered) + len(m.failed), Err: m.err}
+	if m.sec != nil {
+		s.Step = m.sec.step
+		s.Answered = len(m.sec.replied) + len(m.failed)
+	}
 	if m.current != nil && !m.phase.Terminal() {
 		s.Kind, s.Round = m.current.Kind, m.current.Round
 	}

@@ -252,6 +252,7 @@ func TestParticipantRetriesUntilCoordinatorUp(t *testing.T) {
 	defer wcancel()
 	job, err := jobs.SubmitJob(wctx, &fedscorepb.SubmitJobRequest{Spec: &fedscorepb.JobSpec{
 		Label: datasets.SynthLabel, IdColumn: datasets.SynthID, Features: feats, Participants: []string{"p1"}, Rounds: 2,
+		PlainAggregation: true, // one participant: nothing to hide it among
 	}})
 	if err != nil {
 		t.Fatal(err)
