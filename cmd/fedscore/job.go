@@ -71,6 +71,7 @@ func jobSubmit(args []string) error {
 	timeout := fs.Duration("phase-timeout", 0, "how long a phase waits for participants (default 2m)")
 	seed := fs.Uint64("seed", 0, "seed for local splits and shuffling")
 	watch := fs.Bool("watch", false, "follow the job until it ends")
+	plain := fs.Bool("plain-aggregation", false, "turn secure aggregation off (for comparison only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,6 +138,9 @@ func jobSubmit(args []string) error {
 	}
 	if set["seed"] {
 		spec.Seed = *seed
+	}
+	if set["plain-aggregation"] {
+		spec.PlainAggregation = *plain
 	}
 	jobs, conn, err := dialJobs(*addr)
 	if err != nil {

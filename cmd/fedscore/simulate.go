@@ -30,6 +30,7 @@ func runSimulate(args []string) error {
 	seed := fs.Int64("seed", 1, "seed for the holdout, the split and training")
 	holdout := fs.Float64("holdout", 0.2, "stratified test fraction held out before splitting")
 	asJSON := fs.Bool("json", false, "print one JSON object with the results")
+	plain := fs.Bool("plain-aggregation", false, "turn secure aggregation off (for comparison): the coordinator then sees each participant's update")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func runSimulate(args []string) error {
 		Spec: &fedscorepb.JobSpec{
 			Name: "simulate", Model: *model, Features: splitList(*feats), Rounds: uint32(*rounds),
 			LocalEpochs: uint32(*epochs), LearningRate: *lr, BatchSize: uint32(*batch),
-			Strategy: *strat, ProxMu: *mu, Seed: uint64(*seed),
+			Strategy: *strat, ProxMu: *mu, Seed: uint64(*seed), PlainAggregation: *plain,
 		},
 	}
 	if !*asJSON {
@@ -66,7 +67,11 @@ func runSimulate(args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Printf("\n%d participants (%s split, rows %v), %d rounds, %d test rows, %.1fs\n", res.Participants, res.Split, res.PartRows, res.Rounds, res.TestRows, res.WallSeconds)
+	agg := "secure aggregation"
+	if !res.SecureAgg {
+		agg = "plain aggregation"
+	}
+	fmt.Printf("\n%d participants (%s split, rows %v), %d rounds, %s, %d test rows, %.1fs\n", res.Participants, res.Split, res.PartRows, res.Rounds, agg, res.TestRows, res.WallSeconds)
 	fmt.Printf("%-10s %8s %8s %8s\n", "", "AUC", "KS", "logloss")
 	fmt.Printf("%-10s %8.4f %8.4f %8.4f\n", "federated", res.Federated.AUC, res.Federated.KS, res.Federated.LogLoss)
 	fmt.Printf("%-10s %8.4f %8.4f %8.4f\n", "pooled", res.Pooled.AUC, res.Pooled.KS, res.Pooled.LogLoss)

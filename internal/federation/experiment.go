@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -35,6 +36,8 @@ type Experiment struct {
 	// Progress, if set, sees every job update.
 	Progress func(*fedscorepb.Job)
 	Log      *slog.Logger
+	// ServerOptions are passed to the coordinator's gRPC server.
+	ServerOptions []grpc.ServerOption
 }
 
 // Metrics are test-set figures of one model.
@@ -57,6 +60,7 @@ type RoundSummary struct {
 type Result struct {
 	Data         string         `json:"data"`
 	Split        string         `json:"split"`
+	SecureAgg    bool           `json:"secure_aggregation"`
 	Rounds       int            `json:"rounds"`
 	Participants int            `json:"participants"`
 	PartRows     []int          `json:"participant_rows"`
@@ -96,7 +100,7 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	res := &Result{Data: e.Source, Split: e.Split, Participants: e.Participants, TestRows: test.Rows(), Features: spec.Features}
+	res := &Result{Data: e.Source, Split: e.Split, SecureAgg: !spec.PlainAggregation, Participants: e.Participants, TestRows: test.Rows(), Features: spec.Features}
 	files := map[string]string{}
 	for i, p := range parts {
 		id := fmt.Sprintf("p%d", i+1)
@@ -110,7 +114,7 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 	}
 	spec.MinParticipants = uint32(len(parts))
 
-	fed, err := Start(Options{Participants: files, Log: e.Log})
+	fed, err := Start(Options{Participants: files, Log: e.Log, ServerOptions: e.ServerOptions})
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +160,7 @@ func (e Experiment) spec() (*fedscorepb.JobSpec, error) {
 		spec = &fedscorepb.JobSpec{}
 	}
 	spec.Label, spec.IdColumn = e.Label, e.ID
+	spec.MinParticipants = uint32(e.Participants)
 	if len(spec.Features) == 0 {
 		f, err := NumericFeatures(e.Table, e.ID, e.Label)
 		if err != nil {

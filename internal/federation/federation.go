@@ -29,6 +29,9 @@ type Options struct {
 	// Store defaults to an in-memory store.
 	Store store.Store
 	Log   *slog.Logger
+	// ServerOptions are added to the coordinator's gRPC server (tests use
+	// them to observe what reaches the coordinator).
+	ServerOptions []grpc.ServerOption
 }
 
 // Federation is a running coordinator with its participants.
@@ -61,7 +64,7 @@ func Start(o Options) (*Federation, error) {
 		co.Close()
 		return nil, fmt.Errorf("federation: listen: %w", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(o.ServerOptions...)
 	co.Register(srv)
 	f := &Federation{Addr: lis.Addr().String(), Coordinator: co, server: srv, errs: make(chan error, len(o.Participants)+1)}
 	go func() {
