@@ -15,13 +15,16 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
 	"github.com/fedscore/fedscore/coordinator/store"
+	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -40,6 +43,15 @@ type Config struct {
 	Log   *slog.Logger
 	// Now stamps jobs; nil means time.Now.
 	Now func() time.Time
+	// Insecure turns authentication off: every caller may do everything.
+	// It must be asked for explicitly (fedscore coordinator --insecure);
+	// otherwise every call must come with a verified client certificate
+	// whose role the policy allows.
+	Insecure bool
+	// Audit, if set, receives a record of every action and refusal.
+	Audit *audit.Log
+	// MaxStreamsPerIdentity caps an identity's concurrent streams (8).
+	MaxStreamsPerIdentity int
 }
 
 func (c *Config) validate() error {
@@ -52,6 +64,9 @@ func (c *Config) validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxStreamsPerIdentity <= 0 {
+		c.MaxStreamsPerIdentity = 8
+	}
 	return nil
 }
 
@@ -59,6 +74,7 @@ func (c *Config) validate() error {
 type Coordinator struct {
 	fedscorepb.UnimplementedFederationServer
 	fedscorepb.UnimplementedJobsServer
+	fedscorepb.UnimplementedAdminServer
 
 	cfg    Config
 	log    *slog.Logger
@@ -67,9 +83,12 @@ type Coordinator struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 
+	guard *guard
+
 	mu       sync.Mutex
 	sessions map[string]*session
 	jobs     map[string]*jobRun
+	seen     map[string]*fedscorepb.ParticipantInfo
 }
 
 // session is one participant's live stream.
@@ -107,8 +126,15 @@ func New(c Config) (*Coordinator, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	co := &Coordinator{
 		cfg: c, log: c.Log, health: health.NewServer(), ctx: ctx, stop: stop,
-		sessions: map[string]*session{}, jobs: map[string]*jobRun{},
+		sessions: map[string]*session{}, jobs: map[string]*jobRun{}, seen: map[string]*fedscorepb.ParticipantInfo{},
 	}
+	revoked, err := c.Store.Revoked()
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("coordinator: load revocations: %w", err)
+	}
+	co.guard = &guard{co: co, insecure: c.Insecure, policy: DefaultPolicy, maxStreams: c.MaxStreamsPerIdentity,
+		streams: map[string]int{}, revoked: revoked}
 	jobs, err := c.Store.ListJobs()
 	if err != nil {
 		stop()
@@ -132,6 +158,7 @@ func New(c Config) (*Coordinator, error) {
 func (co *Coordinator) Register(s *grpc.Server) {
 	fedscorepb.RegisterFederationServer(s, co)
 	fedscorepb.RegisterJobsServer(s, co)
+	fedscorepb.RegisterAdminServer(s, co)
 	healthpb.RegisterHealthServer(s, co.health)
 }
 
@@ -156,6 +183,12 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 	if id == "" {
 		return status.Error(codes.InvalidArgument, "coordinator: the first message must be a Hello with a participant id")
 	}
+	if who, _ := IdentityFrom(stream.Context()); !co.cfg.Insecure && who.Name != id {
+		// A participant speaks only for itself.
+		err := fmt.Errorf("%w: %s may not connect as participant %q", ErrDenied, who, id)
+		co.guard.deny(who, "/fedscore.v1.Federation/Connect", err)
+		return status.Error(codes.PermissionDenied, err.Error())
+	}
 	log := co.log.With("participant", id)
 	sess := &session{id: id, out: make(chan *fedscorepb.CoordinatorMessage, 64), done: make(chan struct{})}
 
@@ -165,9 +198,11 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 		old.close()
 	}
 	co.sessions[id] = sess
+	co.seen[id] = &fedscorepb.ParticipantInfo{Id: id, Connected: true, LastSeen: timestamppb.New(co.cfg.Now()), Version: first.GetHello().GetVersion()}
 	runs := co.activeJobsLocked()
 	co.mu.Unlock()
 	log.Info("participant connected", "version", first.GetHello().GetVersion())
+	co.audit(audit.Record{Actor: id, Role: string(pki.Participant), Action: "participant.connect"})
 
 	sendErr := make(chan error, 1)
 	go func() {
@@ -202,6 +237,8 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 	co.mu.Lock()
 	if co.sessions[id] == sess {
 		delete(co.sessions, id)
+		co.seen[id].Connected = false
+		co.seen[id].LastSeen = timestamppb.New(co.cfg.Now())
 		runs = co.activeJobsLocked()
 	} else {
 		runs = nil // replaced: the new session carries on for this id
@@ -211,6 +248,7 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 		jr.post(round.Leave{Participant: id})
 	}
 	log.Info("participant disconnected", "err", err)
+	co.audit(audit.Record{Actor: id, Role: string(pki.Participant), Action: "participant.disconnect", Detail: fmt.Sprint(err)})
 	return err
 }
 
@@ -235,6 +273,9 @@ func (co *Coordinator) handleParticipantMessage(id string, msg *fedscorepb.Parti
 	}
 	co.mu.Lock()
 	jr := co.jobs[res.GetJobId()]
+	if info := co.seen[id]; info != nil {
+		info.LastSeen = timestamppb.New(co.cfg.Now())
+	}
 	co.mu.Unlock()
 	if jr == nil {
 		co.log.Warn("result for unknown or finished job", "participant", id, "job", res.GetJobId())
@@ -277,12 +318,14 @@ func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobR
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	who, _ := IdentityFrom(ctx)
 	job := &fedscorepb.Job{
-		Id:      newJobID(co.cfg.Now()),
-		Spec:    spec,
-		State:   fedscorepb.JobState_JOB_STATE_WAITING,
-		Phase:   string(round.Waiting),
-		Created: timestamppb.New(co.cfg.Now()),
+		Id:          newJobID(co.cfg.Now()),
+		Spec:        spec,
+		State:       fedscorepb.JobState_JOB_STATE_WAITING,
+		Phase:       string(round.Waiting),
+		Created:     timestamppb.New(co.cfg.Now()),
+		SubmittedBy: who.Name,
 	}
 	if err := co.cfg.Store.PutJob(job); err != nil {
 		return nil, status.Errorf(codes.Internal, "coordinator: persist job: %v", err)
@@ -290,7 +333,9 @@ func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobR
 	if err := co.startJob(job); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	co.log.Info("job submitted", "job", job.Id, "participants", spec.Participants, "rounds", spec.Rounds)
+	co.log.Info("job submitted", "job", job.Id, "participants", spec.Participants, "rounds", spec.Rounds, "by", who.Name)
+	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "job.submit", Object: job.Id,
+		Detail: fmt.Sprintf("model %s, participants %v, rounds %d, secure aggregation %v", spec.GetModel(), spec.GetParticipants(), spec.GetRounds(), !spec.GetPlainAggregation())})
 	return proto.Clone(job).(*fedscorepb.Job), nil
 }
 
@@ -385,10 +430,12 @@ func (co *Coordinator) CancelJob(ctx context.Context, req *fedscorepb.CancelJobR
 		}
 		return nil, status.Errorf(codes.FailedPrecondition, "coordinator: job %s already %s", j.GetId(), j.GetState())
 	}
+	who, _ := IdentityFrom(ctx)
 	reason := req.GetReason()
 	if reason == "" {
-		reason = "cancelled by user"
+		reason = "cancelled by " + who.Name
 	}
+	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "job.cancel", Object: req.GetJobId(), Detail: reason})
 	ch, stop := jr.watch()
 	defer stop()
 	jr.post(round.Cancel{Reason: reason})
@@ -460,4 +507,64 @@ func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 		jr.post(round.Join{Participant: id})
 	}
 	return nil
+}
+
+// audit appends a record when the coordinator keeps an audit log.
+func (co *Coordinator) audit(r audit.Record) {
+	if co.cfg.Audit == nil {
+		return
+	}
+	if err := co.cfg.Audit.Append(r); err != nil {
+		co.log.Error("audit log", "err", err)
+	}
+}
+
+// IsRevoked reports whether an identity has been revoked; TLS handshakes
+// consult it so a revoked certificate is refused before any call.
+func (co *Coordinator) IsRevoked(name string) bool { return co.guard.isRevoked(name) }
+
+// RevokeIdentity implements fedscorepb.AdminServer.
+func (co *Coordinator) RevokeIdentity(ctx context.Context, req *fedscorepb.RevokeIdentityRequest) (*fedscorepb.RevokeIdentityResponse, error) {
+	who, _ := IdentityFrom(ctx)
+	name := req.GetName()
+	if err := (pki.Identity{Name: name, Role: pki.Participant}).Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	reason := req.GetReason()
+	if reason == "" {
+		reason = "revoked by " + who.Name
+	}
+	if err := co.cfg.Store.Revoke(name, reason); err != nil {
+		return nil, status.Errorf(codes.Internal, "coordinator: persist revocation: %v", err)
+	}
+	co.guard.revoke(name, reason)
+	co.mu.Lock()
+	if s := co.sessions[name]; s != nil {
+		s.close() // its stream ends now; a reconnect is refused
+	}
+	co.mu.Unlock()
+	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "identity.revoke", Object: name, Detail: reason})
+	co.log.Warn("identity revoked", "name", name, "reason", reason, "by", who.Name)
+	rev, err := co.cfg.Store.Revoked()
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	out := &fedscorepb.RevokeIdentityResponse{}
+	for n := range rev {
+		out.Revoked = append(out.Revoked, n)
+	}
+	slices.Sort(out.Revoked)
+	return out, nil
+}
+
+// ListParticipants implements fedscorepb.AdminServer.
+func (co *Coordinator) ListParticipants(context.Context, *fedscorepb.ListParticipantsRequest) (*fedscorepb.ListParticipantsResponse, error) {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	out := &fedscorepb.ListParticipantsResponse{}
+	for _, p := range co.seen {
+		out.Participants = append(out.Participants, proto.Clone(p).(*fedscorepb.ParticipantInfo))
+	}
+	slices.SortFunc(out.Participants, func(a, b *fedscorepb.ParticipantInfo) int { return strings.Compare(a.Id, b.Id) })
+	return out, nil
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/round"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -257,6 +259,7 @@ func (jr *jobRun) finish() {
 		delete(jr.co.jobs, final.GetId())
 		jr.co.mu.Unlock()
 		jr.log.Info("job ended", "state", final.GetState(), "err", final.GetError())
+		jr.co.audit(audit.Record{Actor: "coordinator", Action: "job.end", Object: final.GetId(), Outcome: stateOutcome(final.GetState()), Detail: final.GetError()})
 	}
 }
 
@@ -324,4 +327,11 @@ func snapshotFromProto(j *fedscorepb.Job) round.Snapshot {
 		Phase: round.Phase(cp.GetPhase()), Current: collectionFromProto(cp.GetCurrent()),
 		Seq: cp.GetSeq(), Attempt: int(cp.GetAttempt()), Err: j.GetError(),
 	}
+}
+
+func stateOutcome(s fedscorepb.JobState) string {
+	if s == fedscorepb.JobState_JOB_STATE_SUCCEEDED {
+		return "ok"
+	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
 }

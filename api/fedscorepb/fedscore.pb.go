@@ -146,6 +146,250 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_fedscore_proto_rawDescGZIP(), []int{1}
 }
 
+type RevokeIdentityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIdentityRequest) Reset() {
+	*x = RevokeIdentityRequest{}
+	mi := &file_fedscore_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIdentityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIdentityRequest) ProtoMessage() {}
+
+func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIdentityRequest.ProtoReflect.Descriptor instead.
+func (*RevokeIdentityRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RevokeIdentityRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RevokeIdentityRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RevokeIdentityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Revoked       []string               `protobuf:"bytes,1,rep,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIdentityResponse) Reset() {
+	*x = RevokeIdentityResponse{}
+	mi := &file_fedscore_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIdentityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIdentityResponse) ProtoMessage() {}
+
+func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIdentityResponse.ProtoReflect.Descriptor instead.
+func (*RevokeIdentityResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RevokeIdentityResponse) GetRevoked() []string {
+	if x != nil {
+		return x.Revoked
+	}
+	return nil
+}
+
+type ListParticipantsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParticipantsRequest) Reset() {
+	*x = ListParticipantsRequest{}
+	mi := &file_fedscore_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParticipantsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParticipantsRequest) ProtoMessage() {}
+
+func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParticipantsRequest.ProtoReflect.Descriptor instead.
+func (*ListParticipantsRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{2}
+}
+
+type ParticipantInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Connected     bool                   `protobuf:"varint,2,opt,name=connected,proto3" json:"connected,omitempty"`
+	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	Version       string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParticipantInfo) Reset() {
+	*x = ParticipantInfo{}
+	mi := &file_fedscore_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParticipantInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParticipantInfo) ProtoMessage() {}
+
+func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParticipantInfo.ProtoReflect.Descriptor instead.
+func (*ParticipantInfo) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ParticipantInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ParticipantInfo) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *ParticipantInfo) GetLastSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeen
+	}
+	return nil
+}
+
+func (x *ParticipantInfo) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type ListParticipantsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Participants  []*ParticipantInfo     `protobuf:"bytes,1,rep,name=participants,proto3" json:"participants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListParticipantsResponse) Reset() {
+	*x = ListParticipantsResponse{}
+	mi := &file_fedscore_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListParticipantsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListParticipantsResponse) ProtoMessage() {}
+
+func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListParticipantsResponse.ProtoReflect.Descriptor instead.
+func (*ListParticipantsResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListParticipantsResponse) GetParticipants() []*ParticipantInfo {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
 type ParticipantMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -159,7 +403,7 @@ type ParticipantMessage struct {
 
 func (x *ParticipantMessage) Reset() {
 	*x = ParticipantMessage{}
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -171,7 +415,7 @@ func (x *ParticipantMessage) String() string {
 func (*ParticipantMessage) ProtoMessage() {}
 
 func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -184,7 +428,7 @@ func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantMessage.ProtoReflect.Descriptor instead.
 func (*ParticipantMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{0}
+	return file_fedscore_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ParticipantMessage) GetBody() isParticipantMessage_Body {
@@ -238,7 +482,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +494,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +507,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{1}
+	return file_fedscore_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Hello) GetParticipantId() string {
@@ -294,7 +538,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -306,7 +550,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -319,7 +563,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{2}
+	return file_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -387,7 +631,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +643,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +656,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{3}
+	return file_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Welcome) GetCoordinatorVersion() string {
@@ -451,7 +695,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +707,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +720,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{4}
+	return file_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Task) GetJobId() string {
@@ -576,7 +820,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +832,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +845,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TaskResult) GetJobId() string {
@@ -664,7 +908,7 @@ type JobEnded struct {
 
 func (x *JobEnded) Reset() {
 	*x = JobEnded{}
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +920,7 @@ func (x *JobEnded) String() string {
 func (*JobEnded) ProtoMessage() {}
 
 func (x *JobEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +933,7 @@ func (x *JobEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEnded.ProtoReflect.Descriptor instead.
 func (*JobEnded) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *JobEnded) GetJobId() string {
@@ -751,7 +995,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -763,7 +1007,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -776,7 +1020,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *JobSpec) GetName() string {
@@ -929,7 +1173,7 @@ type Standardizer struct {
 
 func (x *Standardizer) Reset() {
 	*x = Standardizer{}
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1185,7 @@ func (x *Standardizer) String() string {
 func (*Standardizer) ProtoMessage() {}
 
 func (x *Standardizer) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1198,7 @@ func (x *Standardizer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Standardizer.ProtoReflect.Descriptor instead.
 func (*Standardizer) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Standardizer) GetMean() []float64 {
@@ -984,7 +1228,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1240,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1253,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Metrics) GetAuc() float64 {
@@ -1063,7 +1307,7 @@ type RoundMetrics struct {
 
 func (x *RoundMetrics) Reset() {
 	*x = RoundMetrics{}
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1319,7 @@ func (x *RoundMetrics) String() string {
 func (*RoundMetrics) ProtoMessage() {}
 
 func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1332,7 @@ func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoundMetrics.ProtoReflect.Descriptor instead.
 func (*RoundMetrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RoundMetrics) GetRound() uint32 {
@@ -1149,7 +1393,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1405,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1418,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Model) GetJobId() string {
@@ -1247,7 +1491,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1503,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1516,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Checkpoint) GetPhase() string {
@@ -1323,7 +1567,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1579,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1592,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Collection) GetKind() string {
@@ -1399,7 +1643,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1655,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1668,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Segment) GetName() string {
@@ -1486,7 +1730,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1742,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1755,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Job) GetId() string {
@@ -1628,7 +1872,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1884,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1897,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -1672,7 +1916,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1928,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1941,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -1715,7 +1959,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1971,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1984,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 type ListJobsResponse struct {
@@ -1752,7 +1996,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2008,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2021,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -1797,7 +2041,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +2053,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +2066,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelJobRequest) GetJobId() string {
@@ -1843,7 +2087,20 @@ var File_fedscore_proto protoreflect.FileDescriptor
 
 const file_fedscore_proto_rawDesc = "" +
 	"\n" +
-	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"{\n" +
+	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x15RevokeIdentityRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"2\n" +
+	"\x16RevokeIdentityResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x03(\tR\arevoked\"\x19\n" +
+	"\x17ListParticipantsRequest\"\x92\x01\n" +
+	"\x0fParticipantInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\tconnected\x18\x02 \x01(\bR\tconnected\x127\n" +
+	"\tlast_seen\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\"\\\n" +
+	"\x18ListParticipantsResponse\x12@\n" +
+	"\fparticipants\x18\x01 \x03(\v2\x1c.fedscore.v1.ParticipantInfoR\fparticipants\"{\n" +
 	"\x12ParticipantMessage\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.fedscore.v1.HelloH\x00R\x05hello\x121\n" +
 	"\x06result\x18\x02 \x01(\v2\x17.fedscore.v1.TaskResultH\x00R\x06resultB\x06\n" +
@@ -2011,7 +2268,10 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bListJobs\x12\x1c.fedscore.v1.ListJobsRequest\x1a\x1d.fedscore.v1.ListJobsResponse\x12:\n" +
 	"\bWatchJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job0\x01\x12<\n" +
 	"\tCancelJob\x12\x1d.fedscore.v1.CancelJobRequest\x1a\x10.fedscore.v1.Job\x12:\n" +
-	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.ModelB-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
+	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model2\xc3\x01\n" +
+	"\x05Admin\x12Y\n" +
+	"\x0eRevokeIdentity\x12\".fedscore.v1.RevokeIdentityRequest\x1a#.fedscore.v1.RevokeIdentityResponse\x12_\n" +
+	"\x10ListParticipants\x12$.fedscore.v1.ListParticipantsRequest\x1a%.fedscore.v1.ListParticipantsResponseB-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
 
 var (
 	file_fedscore_proto_rawDescOnce sync.Once
@@ -2026,77 +2286,88 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_fedscore_proto_goTypes = []any{
-	(SecAggStep)(0),               // 0: fedscore.v1.SecAggStep
-	(JobState)(0),                 // 1: fedscore.v1.JobState
-	(*ParticipantMessage)(nil),    // 2: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                 // 3: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),    // 4: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),               // 5: fedscore.v1.Welcome
-	(*Task)(nil),                  // 6: fedscore.v1.Task
-	(*TaskResult)(nil),            // 7: fedscore.v1.TaskResult
-	(*JobEnded)(nil),              // 8: fedscore.v1.JobEnded
-	(*JobSpec)(nil),               // 9: fedscore.v1.JobSpec
-	(*Standardizer)(nil),          // 10: fedscore.v1.Standardizer
-	(*Metrics)(nil),               // 11: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),          // 12: fedscore.v1.RoundMetrics
-	(*Model)(nil),                 // 13: fedscore.v1.Model
-	(*Checkpoint)(nil),            // 14: fedscore.v1.Checkpoint
-	(*Collection)(nil),            // 15: fedscore.v1.Collection
-	(*Segment)(nil),               // 16: fedscore.v1.Segment
-	(*Job)(nil),                   // 17: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),      // 18: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),         // 19: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),       // 20: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),      // 21: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),      // 22: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(SecAggStep)(0),                  // 0: fedscore.v1.SecAggStep
+	(JobState)(0),                    // 1: fedscore.v1.JobState
+	(*RevokeIdentityRequest)(nil),    // 2: fedscore.v1.RevokeIdentityRequest
+	(*RevokeIdentityResponse)(nil),   // 3: fedscore.v1.RevokeIdentityResponse
+	(*ListParticipantsRequest)(nil),  // 4: fedscore.v1.ListParticipantsRequest
+	(*ParticipantInfo)(nil),          // 5: fedscore.v1.ParticipantInfo
+	(*ListParticipantsResponse)(nil), // 6: fedscore.v1.ListParticipantsResponse
+	(*ParticipantMessage)(nil),       // 7: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                    // 8: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),       // 9: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),                  // 10: fedscore.v1.Welcome
+	(*Task)(nil),                     // 11: fedscore.v1.Task
+	(*TaskResult)(nil),               // 12: fedscore.v1.TaskResult
+	(*JobEnded)(nil),                 // 13: fedscore.v1.JobEnded
+	(*JobSpec)(nil),                  // 14: fedscore.v1.JobSpec
+	(*Standardizer)(nil),             // 15: fedscore.v1.Standardizer
+	(*Metrics)(nil),                  // 16: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),             // 17: fedscore.v1.RoundMetrics
+	(*Model)(nil),                    // 18: fedscore.v1.Model
+	(*Checkpoint)(nil),               // 19: fedscore.v1.Checkpoint
+	(*Collection)(nil),               // 20: fedscore.v1.Collection
+	(*Segment)(nil),                  // 21: fedscore.v1.Segment
+	(*Job)(nil),                      // 22: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),         // 23: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),            // 24: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),          // 25: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),         // 26: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),         // 27: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	3,  // 0: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	7,  // 1: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	5,  // 2: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	6,  // 3: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	8,  // 4: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	9,  // 5: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
-	0,  // 6: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
-	0,  // 7: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
-	1,  // 8: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	11, // 9: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	10, // 10: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	11, // 11: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	15, // 12: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
-	16, // 13: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
-	9,  // 14: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
-	1,  // 15: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	23, // 16: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	23, // 17: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	23, // 18: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	12, // 19: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	13, // 20: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	14, // 21: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	9,  // 22: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	17, // 23: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	2,  // 24: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	18, // 25: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	19, // 26: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	20, // 27: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	19, // 28: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	22, // 29: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	19, // 30: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	4,  // 31: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	17, // 32: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	17, // 33: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	21, // 34: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	17, // 35: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	17, // 36: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	13, // 37: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	28, // 0: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
+	5,  // 1: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
+	8,  // 2: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	12, // 3: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	10, // 4: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	11, // 5: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	13, // 6: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	14, // 7: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 8: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
+	0,  // 9: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
+	1,  // 10: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
+	16, // 11: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	15, // 12: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	16, // 13: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	20, // 14: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	21, // 15: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	14, // 16: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	1,  // 17: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
+	28, // 18: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	28, // 19: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	28, // 20: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	17, // 21: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	18, // 22: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	19, // 23: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	14, // 24: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	22, // 25: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	7,  // 26: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	23, // 27: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	24, // 28: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	25, // 29: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	24, // 30: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	27, // 31: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	24, // 32: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	2,  // 33: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
+	4,  // 34: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
+	9,  // 35: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	22, // 36: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	22, // 37: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	26, // 38: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	22, // 39: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	22, // 40: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	18, // 41: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	3,  // 42: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
+	6,  // 43: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
+	35, // [35:44] is the sub-list for method output_type
+	26, // [26:35] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_fedscore_proto_init() }
@@ -2104,11 +2375,11 @@ func file_fedscore_proto_init() {
 	if File_fedscore_proto != nil {
 		return
 	}
-	file_fedscore_proto_msgTypes[0].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[5].OneofWrappers = []any{
 		(*ParticipantMessage_Hello)(nil),
 		(*ParticipantMessage_Result)(nil),
 	}
-	file_fedscore_proto_msgTypes[2].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[7].OneofWrappers = []any{
 		(*CoordinatorMessage_Welcome)(nil),
 		(*CoordinatorMessage_Task)(nil),
 		(*CoordinatorMessage_JobEnded)(nil),
@@ -2119,9 +2390,9 @@ func file_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   26,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscore_proto_depIdxs,

@@ -26,6 +26,10 @@ type Store interface {
 	GetJob(id string) (*fedscorepb.Job, error)
 	// ListJobs returns every job in id order, which is submission order.
 	ListJobs() ([]*fedscorepb.Job, error)
+	// Revoke records that an identity is turned away; Revoked lists them
+	// with their reasons.
+	Revoke(name, reason string) error
+	Revoked() (map[string]string, error)
 	Close() error
 }
 
@@ -34,7 +38,10 @@ var (
 	_ Store = (*Memory)(nil)
 )
 
-var jobsBucket = []byte("jobs")
+var (
+	jobsBucket    = []byte("jobs")
+	revokedBucket = []byte("revoked")
+)
 
 // Bolt is a Store in one bbolt file.
 type Bolt struct{ db *bolt.DB }
@@ -47,8 +54,12 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(jobsBucket)
-		return err
+		for _, b := range [][]byte{jobsBucket, revokedBucket} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
@@ -103,17 +114,56 @@ func (b *Bolt) ListJobs() ([]*fedscorepb.Job, error) {
 	return out, err
 }
 
+// Revoke implements Store.
+func (b *Bolt) Revoke(name, reason string) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(revokedBucket).Put([]byte(name), []byte(reason))
+	})
+}
+
+// Revoked implements Store.
+func (b *Bolt) Revoked() (map[string]string, error) {
+	out := map[string]string{}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(revokedBucket).ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Close implements Store.
 func (b *Bolt) Close() error { return b.db.Close() }
 
 // Memory is a Store in memory.
 type Memory struct {
-	mu   sync.Mutex
-	jobs map[string][]byte
+	mu      sync.Mutex
+	jobs    map[string][]byte
+	revoked map[string]string
 }
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{jobs: map[string][]byte{}} }
+func NewMemory() *Memory { return &Memory{jobs: map[string][]byte{}, revoked: map[string]string{}} }
+
+// Revoke implements Store.
+func (m *Memory) Revoke(name, reason string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revoked[name] = reason
+	return nil
+}
+
+// Revoked implements Store.
+func (m *Memory) Revoked() (map[string]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]string, len(m.revoked))
+	for k, v := range m.revoked {
+		out[k] = v
+	}
+	return out, nil
+}
 
 // PutJob implements Store.
 func (m *Memory) PutJob(j *fedscorepb.Job) error {

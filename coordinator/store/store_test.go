@@ -58,7 +58,13 @@ func TestStores(t *testing.T) {
 			if err := s.PutJob(jobs[0]); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.Revoke("partner-2", "left the federation"); err != nil {
+				t.Fatal(err)
+			}
 			s = reopen()
+			if rev, err := s.Revoked(); err != nil || rev["partner-2"] != "left the federation" || len(rev) != 1 {
+				t.Fatalf("revoked = %v, %v", rev, err)
+			}
 			list, err := s.ListJobs()
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ package federation
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,9 +17,12 @@ import (
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/participant"
+	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -32,6 +36,12 @@ type Options struct {
 	// ServerOptions are added to the coordinator's gRPC server (tests use
 	// them to observe what reaches the coordinator).
 	ServerOptions []grpc.ServerOption
+	// Insecure runs without TLS. By default the federation provisions a CA
+	// in memory and every party, the job client included, speaks mutual
+	// TLS with its own certificate, as in a deployment.
+	Insecure bool
+	// Audit, if set, is the coordinator's audit log.
+	Audit *audit.Log
 }
 
 // Federation is a running coordinator with its participants.
@@ -42,6 +52,8 @@ type Federation struct {
 
 	server *grpc.Server
 	conn   *grpc.ClientConn
+	ca     *pki.CA
+	caPEM  []byte
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errs   chan error
@@ -55,24 +67,44 @@ func Start(o Options) (*Federation, error) {
 	if o.Store == nil {
 		o.Store = store.NewMemory()
 	}
-	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator")})
+	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit})
 	if err != nil {
 		return nil, err
+	}
+	f := &Federation{Coordinator: co, errs: make(chan error, len(o.Participants)+1)}
+	srvOpts := append(co.ServerOptions(), o.ServerOptions...)
+	if !o.Insecure {
+		if err := f.provision(); err != nil {
+			co.Close()
+			return nil, err
+		}
+		iss, err := f.ca.Issue(pki.Identity{Name: "coordinator", Role: pki.Coordinator}, []string{"127.0.0.1", "localhost"}, pki.Options{})
+		if err != nil {
+			co.Close()
+			return nil, err
+		}
+		tlsCfg, err := pki.ServerTLS(iss.CertPEM, iss.KeyPEM, f.caPEM, func(c *x509.Certificate) bool { return co.IsRevoked(c.Subject.CommonName) })
+		if err != nil {
+			co.Close()
+			return nil, err
+		}
+		srvOpts = append(srvOpts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		co.Close()
 		return nil, fmt.Errorf("federation: listen: %w", err)
 	}
-	srv := grpc.NewServer(o.ServerOptions...)
+	f.Addr = lis.Addr().String()
+	srv := grpc.NewServer(srvOpts...)
 	co.Register(srv)
-	f := &Federation{Addr: lis.Addr().String(), Coordinator: co, server: srv, errs: make(chan error, len(o.Participants)+1)}
+	f.server = srv
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			f.errs <- err
 		}
 	}()
-	f.conn, err = grpc.NewClient(f.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	f.conn, err = f.DialAs(pki.Identity{Name: "scientist", Role: pki.Scientist})
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -87,9 +119,14 @@ func Start(o Options) (*Federation, error) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		creds, err := f.Credentials(pki.Identity{Name: id, Role: pki.Participant})
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
 		node, err := participant.New(participant.Config{
 			ID: id, Coordinator: f.Addr, Data: o.Participants[id],
-			DialOptions: []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+			DialOptions: []grpc.DialOption{creds},
 			Log:         o.Log.With("role", "participant"),
 			MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
 		})
@@ -106,6 +143,48 @@ func Start(o Options) (*Federation, error) {
 		}()
 	}
 	return f, nil
+}
+
+func (f *Federation) provision() error {
+	ca, err := pki.NewCA("fedscore test federation", pki.Options{})
+	if err != nil {
+		return err
+	}
+	certPEM, _, err := ca.PEM()
+	if err != nil {
+		return err
+	}
+	f.ca, f.caPEM = ca, certPEM
+	return nil
+}
+
+// Credentials returns transport credentials for an identity of this
+// federation: a fresh certificate from its CA, or none when insecure.
+func (f *Federation) Credentials(id pki.Identity) (grpc.DialOption, error) {
+	if f.ca == nil {
+		return grpc.WithTransportCredentials(insecure.NewCredentials()), nil
+	}
+	iss, err := f.ca.Issue(id, nil, pki.Options{})
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pki.ClientTLS(iss.CertPEM, iss.KeyPEM, f.caPEM)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(cfg)), nil
+}
+
+// CA is the federation's certificate authority (nil when insecure).
+func (f *Federation) CA() (*pki.CA, []byte) { return f.ca, f.caPEM }
+
+// DialAs connects to the coordinator as the given identity.
+func (f *Federation) DialAs(id pki.Identity) (*grpc.ClientConn, error) {
+	creds, err := f.Credentials(id)
+	if err != nil {
+		return nil, err
+	}
+	return grpc.NewClient(f.Addr, creds)
 }
 
 // Run submits a job and waits for it to end, calling progress (if not nil)
@@ -157,5 +236,7 @@ func (f *Federation) Close() {
 		f.conn.Close()
 	}
 	f.Coordinator.Close()
-	f.server.Stop()
+	if f.server != nil {
+		f.server.Stop()
+	}
 }

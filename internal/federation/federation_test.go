@@ -227,7 +227,7 @@ func TestParticipantRetriesUntilCoordinatorUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	co, err := coordinator.New(coordinator.Config{Store: st})
+	co, err := coordinator.New(coordinator.Config{Store: st, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

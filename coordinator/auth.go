@@ -1,0 +1,185 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/fedscore/fedscore/coordinator/audit"
+	"github.com/fedscore/fedscore/secure/pki"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+)
+
+// Policy maps full gRPC method names (or a service prefix ending in "/")
+// to the roles allowed to call them. A method no entry covers is refused.
+type Policy map[string][]pki.Role
+
+// DefaultPolicy is who may do what in a federation.
+var DefaultPolicy = Policy{
+	"/fedscore.v1.Federation/Connect":            {pki.Participant},
+	"/fedscore.v1.Jobs/SubmitJob":                {pki.Scientist},
+	"/fedscore.v1.Jobs/CancelJob":                {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Jobs/GetJob":                   {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Jobs/ListJobs":                 {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Jobs/WatchJob":                 {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Jobs/GetModel":                 {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Admin/":                        {pki.Admin},
+	"/grpc.health.v1.Health/":                    pki.Roles,
+	"/grpc.reflection.v1.ServerReflection/":      pki.Roles,
+	"/grpc.reflection.v1alpha.ServerReflection/": pki.Roles,
+}
+
+// Allowed returns the roles that may call method.
+func (p Policy) Allowed(method string) []pki.Role {
+	if r, ok := p[method]; ok {
+		return r
+	}
+	if i := strings.LastIndex(method, "/"); i > 0 {
+		return p[method[:i+1]]
+	}
+	return nil
+}
+
+// Errors of authentication and authorisation.
+var (
+	ErrUnauthenticated = errors.New("coordinator: no verified client certificate")
+	ErrRevoked         = errors.New("coordinator: identity revoked")
+	ErrDenied          = errors.New("coordinator: permission denied")
+	ErrTooManyStreams  = errors.New("coordinator: too many concurrent streams for this identity")
+)
+
+type identityKey struct{}
+
+// insecureIdentity is every caller when the coordinator runs with
+// --insecure: nobody is authenticated, so nobody is refused.
+var insecureIdentity = pki.Identity{Name: "insecure", Role: ""}
+
+// IdentityFrom returns the caller's identity as the interceptors verified it.
+func IdentityFrom(ctx context.Context) (pki.Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(pki.Identity)
+	return id, ok
+}
+
+// guard authenticates every call from its TLS client certificate and
+// authorises it against the policy, auditing refusals.
+type guard struct {
+	co       *Coordinator
+	insecure bool
+	policy   Policy
+	// maxStreams caps concurrent streams per identity, so one node cannot
+	// exhaust the coordinator.
+	maxStreams int
+
+	mu      sync.Mutex
+	streams map[string]int
+	revoked map[string]string
+}
+
+func peerIdentity(ctx context.Context) (pki.Identity, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return pki.Identity{}, ErrUnauthenticated
+	}
+	tlsInfo, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(tlsInfo.State.VerifiedChains) == 0 || len(tlsInfo.State.VerifiedChains[0]) == 0 {
+		return pki.Identity{}, ErrUnauthenticated
+	}
+	return pki.FromCertificate(tlsInfo.State.VerifiedChains[0][0])
+}
+
+// check returns the caller's identity, or a gRPC status error.
+func (g *guard) check(ctx context.Context, method string) (pki.Identity, error) {
+	if g.insecure {
+		return insecureIdentity, nil
+	}
+	id, err := peerIdentity(ctx)
+	if err != nil {
+		g.deny(pki.Identity{Name: "unknown"}, method, err)
+		return id, status.Error(codes.Unauthenticated, err.Error())
+	}
+	g.mu.Lock()
+	reason, revoked := g.revoked[id.Name]
+	g.mu.Unlock()
+	if revoked {
+		err := fmt.Errorf("%w: %s (%s)", ErrRevoked, id.Name, reason)
+		g.deny(id, method, err)
+		return id, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if !slices.Contains(g.policy.Allowed(method), id.Role) {
+		err := fmt.Errorf("%w: %s may not call %s", ErrDenied, id, method)
+		g.deny(id, method, err)
+		return id, status.Error(codes.PermissionDenied, err.Error())
+	}
+	return id, nil
+}
+
+func (g *guard) deny(id pki.Identity, method string, err error) {
+	g.co.log.Warn("request refused", "identity", id.String(), "method", method, "err", err)
+	g.co.audit(audit.Record{Actor: id.Name, Role: string(id.Role), Action: "request.denied", Object: method, Outcome: "denied", Detail: err.Error()})
+}
+
+func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	id, err := g.check(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return handler(context.WithValue(ctx, identityKey{}, id), req)
+}
+
+type identifiedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s identifiedStream) Context() context.Context { return s.ctx }
+
+func (g *guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	id, err := g.check(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if !g.insecure {
+		g.mu.Lock()
+		if g.streams[id.Name] >= g.maxStreams {
+			g.mu.Unlock()
+			err := fmt.Errorf("%w (%d)", ErrTooManyStreams, g.maxStreams)
+			g.deny(id, info.FullMethod, err)
+			return status.Error(codes.ResourceExhausted, err.Error())
+		}
+		g.streams[id.Name]++
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			g.streams[id.Name]--
+			g.mu.Unlock()
+		}()
+	}
+	return handler(srv, identifiedStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), identityKey{}, id)})
+}
+
+// ServerOptions are the interceptors a coordinator's gRPC server needs.
+func (co *Coordinator) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(co.guard.unary), grpc.ChainStreamInterceptor(co.guard.stream)}
+}
+
+// revoke turns an identity away from now on and ends its streams.
+func (g *guard) revoke(name, reason string) {
+	g.mu.Lock()
+	g.revoked[name] = reason
+	g.mu.Unlock()
+}
+
+// isRevoked is what the TLS handshake consults, by certificate name.
+func (g *guard) isRevoked(name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.revoked[name]
+	return ok
+}
