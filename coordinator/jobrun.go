@@ -156,7 +156,9 @@ func (jr *jobRun) update() *fedscorepb.Job {
 	if st.Phase == round.Collecting {
 		j.Phase = st.Kind
 	}
-	j.Round = uint32(st.Round)
+	if !st.Phase.Terminal() {
+		j.Round = uint32(st.Round)
+	}
 	j.Cohort = st.Cohort
 	j.Answered = uint32(st.Answered)
 	j.Error = st.Err

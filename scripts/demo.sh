@@ -24,27 +24,35 @@ echo "== 1. synthetic wallet customers ($CUSTOMERS, seeded)"
 echo "== 2. split among the bank and two partners (iid, 20% held out as a test set)"
 "$BIN" data split --in "$OUT/data/wallet.parquet" --participants 3 --by iid --label default --holdout 0.2 --seed 7 --out "$OUT/nodes" --prefix node
 
-echo "== 3. coordinator and three participant processes on loopback"
-"$BIN" coordinator --listen 127.0.0.1:0 --addr-file "$OUT/coordinator.addr" --store "$OUT/coordinator.db" 2> "$OUT/logs/coordinator.log" &
+echo "== 3. a CA and startup kits: coordinator, bank, two partners, a data scientist"
+"$BIN" provision --out "$OUT/kits" --coordinator 127.0.0.1:7070 \
+  --participant bank --participant partner-1 --participant partner-2 --scientist alice --admin ops
+
+echo "== 4. coordinator and three participant processes on loopback, mutual TLS, secure aggregation"
+"$BIN" coordinator --kit "$OUT/kits/coordinator" --listen 127.0.0.1:0 --addr-file "$OUT/coordinator.addr" \
+  --store "$OUT/coordinator.db" 2> "$OUT/logs/coordinator.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$OUT/coordinator.addr" ] && break; sleep 0.1; done
 ADDR=$(cat "$OUT/coordinator.addr")
 echo "coordinator at $ADDR (log: $OUT/logs/coordinator.log)"
 i=1
 for id in bank partner-1 partner-2; do
-  "$BIN" participant --id "$id" --coordinator "$ADDR" --data "$OUT/nodes/node-$i.parquet" 2> "$OUT/logs/$id.log" &
+  "$BIN" participant --kit "$OUT/kits/$id" --coordinator "$ADDR" --data "$OUT/nodes/node-$i.parquet" 2> "$OUT/logs/$id.log" &
   pids+=($!)
   i=$((i + 1))
 done
 
-echo "== 4. a data scientist submits a $ROUNDS-round job and watches it"
-JOB=$("$BIN" job submit --coordinator "$ADDR" --name demo-credit --label default --id customer_id \
+SCI=(--kit "$OUT/kits/alice" --coordinator "$ADDR")
+echo "== 5. a data scientist submits a $ROUNDS-round job and watches it"
+JOB=$("$BIN" job submit "${SCI[@]}" --name demo-credit --label default --id customer_id \
   --features-from "$OUT/nodes/node-1.parquet" --participants bank,partner-1,partner-2 --rounds "$ROUNDS" \
   --phase-timeout 60s 2>/dev/null)
 echo "job $JOB"
-"$BIN" job watch --coordinator "$ADDR" "$JOB"
+"$BIN" job watch "${SCI[@]}" "$JOB"
 
-echo "== 5. federated model on the held-out test set, next to pooled training"
-"$BIN" job report --coordinator "$ADDR" "$JOB" --test "$OUT/nodes/test.parquet" \
+echo "== 6. federated model on the held-out test set, next to pooled training"
+"$BIN" job report "${SCI[@]}" "$JOB" --test "$OUT/nodes/test.parquet" \
   --pooled "$OUT/nodes/node-1.parquet,$OUT/nodes/node-2.parquet,$OUT/nodes/node-3.parquet"
+echo "== 7. the audit trail"
+"$BIN" audit verify "$OUT/coordinator.db.audit.jsonl"
 echo "== done; stopping the federation"

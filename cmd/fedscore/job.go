@@ -31,12 +31,24 @@ func runJob(args []string) error {
 	})
 }
 
-func dialJobs(addr string) (fedscorepb.JobsClient, *grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(addr, clientOptions()...)
+func dialJobs(cf *connFlags) (fedscorepb.JobsClient, *grpc.ClientConn, error) {
+	conn, err := dial(cf)
 	if err != nil {
-		return nil, nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, nil, err
 	}
 	return fedscorepb.NewJobsClient(conn), conn, nil
+}
+
+func dial(cf *connFlags) (*grpc.ClientConn, error) {
+	opts, err := cf.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(cf.address(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", cf.address(), err)
+	}
+	return conn, nil
 }
 
 var jsonOut = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: false}
@@ -52,7 +64,7 @@ func printProto(m proto.Message) error {
 
 func jobSubmit(args []string) error {
 	fs := newFlags("job submit", "job submit [--spec FILE.json] [--label COL --features A,B | --features-from FILE] [flags]")
-	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	cf := addConnFlags(fs)
 	specFile := fs.String("spec", "", "job spec as JSON (fields of fedscore.v1.JobSpec); flags override it")
 	name := fs.String("name", "", "job name")
 	label := fs.String("label", "", "label column")
@@ -142,7 +154,7 @@ func jobSubmit(args []string) error {
 	if set["plain-aggregation"] {
 		spec.PlainAggregation = *plain
 	}
-	jobs, conn, err := dialJobs(*addr)
+	jobs, conn, err := dialJobs(cf)
 	if err != nil {
 		return err
 	}
@@ -177,14 +189,14 @@ func numericFeatures(path, id, label string) ([]string, error) {
 
 func jobWatch(args []string) error {
 	fs := newFlags("job watch", "job watch JOB_ID")
-	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	cf := addConnFlags(fs)
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return errors.New("job watch: give one job id")
 	}
-	jobs, conn, err := dialJobs(*addr)
+	jobs, conn, err := dialJobs(cf)
 	if err != nil {
 		return err
 	}
@@ -293,14 +305,14 @@ func printSummary(w io.Writer, j *fedscorepb.Job) {
 func oneJobCommand(name string, call func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error)) func([]string) error {
 	return func(args []string) error {
 		fs := newFlags("job "+name, "job "+name+" JOB_ID")
-		addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+		cf := addConnFlags(fs)
 		if err := fs.Parse(reorder(args)); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
 			return fmt.Errorf("job %s: give one job id", name)
 		}
-		jobs, conn, err := dialJobs(*addr)
+		jobs, conn, err := dialJobs(cf)
 		if err != nil {
 			return err
 		}
@@ -329,12 +341,12 @@ var (
 
 func jobList(args []string) error {
 	fs := newFlags("job list", "job list [--json]")
-	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	cf := addConnFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	jobs, conn, err := dialJobs(*addr)
+	jobs, conn, err := dialJobs(cf)
 	if err != nil {
 		return err
 	}
@@ -361,7 +373,7 @@ func jobList(args []string) error {
 
 func jobReport(args []string) error {
 	fs := newFlags("job report", "job report JOB_ID --test FILE [--pooled FILE,FILE,...]")
-	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	cf := addConnFlags(fs)
 	testFile := fs.String("test", "", "local test table with the job's label and features (required)")
 	pooledFiles := fs.String("pooled", "", "train the same model centrally on the union of these files, as a baseline")
 	if err := fs.Parse(reorder(args)); err != nil {
@@ -371,7 +383,7 @@ func jobReport(args []string) error {
 		fs.Usage()
 		return errors.New("job report: give one job id and --test")
 	}
-	jobs, conn, err := dialJobs(*addr)
+	jobs, conn, err := dialJobs(cf)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ func init() {
 		"job":         {"submit, watch, get, list and cancel jobs; fetch a job's model", runJob},
 		"data":        {"synthesize, import and split datasets", runData},
 		"simulate":    {"run a whole federated experiment in one process and compare with pooled training", runSimulate},
+		"provision":   {"create a CA and startup kits (certificate, key, config) for every identity", runProvision},
+		"admin":       {"operator actions: revoke an identity, list participants", runAdmin},
+		"audit":       {"verify an audit log", runAudit},
 	}
 }
 

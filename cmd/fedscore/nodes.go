@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/coordinator"
+	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/participant"
+	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/keepalive"
 )
 
@@ -31,7 +33,6 @@ func serverOptions() []grpc.ServerOption {
 
 func clientOptions() []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 20 * time.Second, Timeout: 20 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
 	}
@@ -42,9 +43,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func runCoordinator(args []string) error {
-	fs := newFlags("coordinator", "coordinator [--listen ADDR] [--store FILE]")
+	fs := newFlags("coordinator", "coordinator --kit DIR [--listen ADDR] [--store FILE] [--audit FILE]")
 	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
 	storePath := fs.String("store", "fedscore.db", "job store file (bbolt); created if missing")
+	auditPath := fs.String("audit", "", "append-only audit log (JSON lines, hash-chained); default: beside the store")
+	cf := addConnFlags(fs)
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -59,9 +62,29 @@ func runCoordinator(args []string) error {
 		return err
 	}
 	defer st.Close()
-	co, err := coordinator.New(coordinator.Config{Store: st, Log: log})
+	if *auditPath == "" {
+		*auditPath = *storePath + ".audit.jsonl"
+	}
+	al, err := audit.Open(*auditPath)
 	if err != nil {
 		return err
+	}
+	defer al.Close()
+	if cf.insecure {
+		log.Warn("running with --insecure: no TLS, no authentication, every caller may do everything")
+	}
+	co, err := coordinator.New(coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al})
+	if err != nil {
+		return err
+	}
+	creds, kit, err := cf.serverCreds(co.IsRevoked)
+	if err != nil {
+		co.Close()
+		return err
+	}
+	if kit != nil && kit.Role != pki.Coordinator {
+		co.Close()
+		return fmt.Errorf("coordinator: kit %s is for a %s, not a coordinator", kit.Dir, kit.Role)
 	}
 	lis, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -74,8 +97,13 @@ func runCoordinator(args []string) error {
 			return err
 		}
 	}
-	srv := grpc.NewServer(serverOptions()...)
+	opts := append(serverOptions(), co.ServerOptions()...)
+	if creds != nil {
+		opts = append(opts, creds)
+	}
+	srv := grpc.NewServer(opts...)
 	co.Register(srv)
+	reflection.Register(srv)
 	ctx, stop := signalContext()
 	defer stop()
 	go func() {
@@ -84,7 +112,7 @@ func runCoordinator(args []string) error {
 		co.Close()
 		srv.GracefulStop()
 	}()
-	log.Info("coordinator serving", "addr", lis.Addr().String(), "store", *storePath)
+	log.Info("coordinator serving", "addr", lis.Addr().String(), "store", *storePath, "audit", *auditPath, "tls", !cf.insecure)
 	if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
 	}
@@ -92,30 +120,45 @@ func runCoordinator(args []string) error {
 }
 
 func runParticipant(args []string) error {
-	fs := newFlags("participant", "participant --id ID --data FILE [--coordinator ADDR]")
-	id := fs.String("id", "", "participant id, as jobs list it (required)")
+	fs := newFlags("participant", "participant --kit DIR --data FILE [--coordinator ADDR]")
+	id := fs.String("id", "", "participant id, as jobs list it (default: the kit's name)")
 	data := fs.String("data", "", "local data file, .parquet or .csv (required)")
-	addr := fs.String("coordinator", "127.0.0.1:7070", "coordinator address")
+	cf := addConnFlags(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *id == "" && !cf.insecure {
+		k, err := cf.loadKit()
+		if err != nil {
+			return err
+		}
+		if k.Role != pki.Participant {
+			return fmt.Errorf("participant: kit %s is for a %s, not a participant", k.Dir, k.Role)
+		}
+		*id = k.Name
+	}
 	if *id == "" || *data == "" {
 		fs.Usage()
-		return errors.New("participant: --id and --data are required")
+		return errors.New("participant: --data is required, and --id when running --insecure")
 	}
+	dialOpts, err := cf.dialOptions()
+	if err != nil {
+		return err
+	}
+	addr := cf.address()
 	log, err := newLogger(*logLevel)
 	if err != nil {
 		return err
 	}
 	node, err := participant.New(participant.Config{
-		ID: *id, Coordinator: *addr, Data: *data, DialOptions: clientOptions(), Log: log,
+		ID: *id, Coordinator: addr, Data: *data, DialOptions: dialOpts, Log: log,
 		MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second,
 	})
 	if err != nil {
 		return err
 	}
-	log.Info("participant starting", slog.String("id", *id), slog.String("data", *data), slog.Int("rows", node.Rows()), slog.String("coordinator", *addr))
+	log.Info("participant starting", slog.String("id", *id), slog.String("data", *data), slog.Int("rows", node.Rows()), slog.String("coordinator", addr))
 	ctx, stop := signalContext()
 	defer stop()
 	return node.Run(ctx)
