@@ -61,6 +61,9 @@ func ReadParquetFrom(r io.ReaderAt, size int64, source string) (t *Table, err er
 			err = &Error{Source: source, Msg: fmt.Sprintf("malformed parquet: %v", p), Err: ErrFormat}
 		}
 	}()
+	if err := checkFooter(r, size); err != nil {
+		return nil, &Error{Source: source, Msg: "not a readable parquet file: " + err.Error(), Err: ErrFormat}
+	}
 	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, &Error{Source: source, Msg: "not a readable parquet file: " + err.Error(), Err: ErrFormat}
@@ -76,10 +79,11 @@ func ReadParquetFrom(r io.ReaderAt, size int64, source string) (t *Table, err er
 	if nrows < 0 || sum != nrows {
 		return nil, &Error{Source: source, Msg: fmt.Sprintf("file claims %d rows but its row groups hold %d", nrows, sum), Err: ErrFormat}
 	}
-	// A row can take less than a byte (dictionary or RLE encoded), so the
-	// row count is only a hint; cap it by the file size so that a damaged
-	// footer cannot make us reserve gigabytes up front.
-	hint := int(min(nrows, 64*size+4096))
+	// Reserve room for the declared rows, but no more than a row per byte
+	// of file: a damaged footer must not make us reserve gigabytes. (A row
+	// can take less than a byte when dictionary or RLE encoded; columns then
+	// grow as they are read.)
+	hint := int(min(nrows, size+4096))
 
 	root := pf.Root()
 	if root == nil {
@@ -93,7 +97,7 @@ func ReadParquetFrom(r io.ReaderAt, size int64, source string) (t *Table, err er
 			return nil, colErr(source, name, ErrFormat, "column appears twice")
 		}
 		seen[name] = true
-		c, err := readParquetColumn(pf, pc, source, hint)
+		c, err := readParquetColumn(r, size, pf, pc, source, hint)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +173,7 @@ type columnReader struct {
 	s []string
 }
 
-func readParquetColumn(pf *parquet.File, pc *parquet.Column, source string, hint int) (*Column, error) {
+func readParquetColumn(r io.ReaderAt, size int64, pf *parquet.File, pc *parquet.Column, source string, hint int) (*Column, error) {
 	name := pc.Name()
 	kind, unsigned, why := parquetKind(pc)
 	if why != "" {
@@ -191,10 +195,15 @@ func readParquetColumn(pf *parquet.File, pc *parquet.Column, source string, hint
 		cr.col.Float = make([]float64, 0, hint)
 	}
 	idx := pc.Index()
+	codec := codecOf(pc)
+	md := pf.Metadata()
 	for g, rg := range pf.RowGroups() {
 		chunks := rg.ColumnChunks()
-		if idx < 0 || idx >= len(chunks) {
+		if idx < 0 || idx >= len(chunks) || g >= len(md.RowGroups) || idx >= len(md.RowGroups[g].Columns) {
 			return nil, colErr(source, name, ErrFormat, "row group %d has no chunk for column %d", g, idx)
+		}
+		if err := checkPages(r, size, &md.RowGroups[g].Columns[idx].MetaData, codec, rg.NumRows()); err != nil {
+			return nil, colErr(source, name, ErrFormat, "row group %d: %v", g, err)
 		}
 		before := cr.col.Len()
 		if err := cr.readChunk(chunks[idx]); err != nil {

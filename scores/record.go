@@ -266,3 +266,23 @@ func unixNano(ns int64) time.Time {
 	}
 	return time.Unix(0, ns).UTC()
 }
+
+// wrapped adds context to an error, keeping one "scores: " prefix.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.err }
+
+// wrapf returns err with the context in front: "scores: CONTEXT: MESSAGE".
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &wrapped{
+		msg: "scores: " + fmt.Sprintf(format, args...) + ": " + strings.TrimPrefix(err.Error(), "scores: "),
+		err: err,
+	}
+}

@@ -84,7 +84,7 @@ func Open(path string, o *Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opt.Timeout, InitialMmapSize: opt.InitialMmapSize})
 	if err != nil {
-		return nil, fmt.Errorf("scores: opening %s: %w", path, err)
+		return nil, wrapf(err, "opening %s", path)
 	}
 	s := &Store{db: db, log: opt.Log, now: opt.Now, intern: newInterner(4096)}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -111,7 +111,7 @@ func Open(path string, o *Options) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("scores: opening %s: %w", path, err)
+		return nil, wrapf(err, "opening %s", path)
 	}
 	return s, nil
 }
@@ -119,7 +119,7 @@ func Open(path string, o *Options) (*Store, error) {
 // Close closes the store. Reads and writes after Close fail with ErrClosed.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("scores: closing: %w", err)
+		return wrapf(err, "closing")
 	}
 	return nil
 }
@@ -284,7 +284,7 @@ func (s *Store) RegisterModel(ctx context.Context, m Model) (Model, error) {
 		return nil
 	})
 	if err != nil {
-		return Model{}, fmt.Errorf("scores: registering model %q: %w", m.Version, err)
+		return Model{}, wrapf(err, "registering model %q", m.Version)
 	}
 	s.log.Info("model version registered", "version", m.Version, "job", m.JobID, "round", m.Round)
 	return s.Model(m.Version)
@@ -303,7 +303,7 @@ func (s *Store) Promote(ctx context.Context, version string) (Model, error) {
 		return tx.Bucket(bucketMeta).Put(keyChampion, []byte(version))
 	})
 	if err != nil {
-		return Model{}, fmt.Errorf("scores: promoting %q: %w", version, err)
+		return Model{}, wrapf(err, "promoting %q", version)
 	}
 	s.log.Info("model version promoted to champion", "version", version)
 	return s.Model(version)
@@ -377,7 +377,7 @@ func (s *Store) Publish(ctx context.Context, b Batch) (PublishResult, error) {
 		return PublishResult{}, invalid("batch %q has %d rows, over the limit of %d", b.ID, n, MaxBatchRows)
 	}
 	if _, err := s.models.Load().resolve(b.ModelVersion); err != nil {
-		return PublishResult{}, fmt.Errorf("scores: batch %q: %w", b.ID, err)
+		return PublishResult{}, wrapf(err, "batch %q", b.ID)
 	}
 	size := 0
 	for i := range b.Rows {
@@ -430,7 +430,7 @@ func (s *Store) Publish(ctx context.Context, b Batch) (PublishResult, error) {
 	digest := h.Sum(nil)
 	meta, err := json.Marshal(storedBatch{ModelVersion: b.ModelVersion, Participant: b.Participant, Rows: n, Digest: digest, PublishedAt: now.UTC()})
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("scores: batch %q: %w", b.ID, err)
+		return PublishResult{}, wrapf(err, "batch %q", b.ID)
 	}
 
 	res := PublishResult{BatchID: b.ID, Rows: n}
@@ -473,7 +473,7 @@ func (s *Store) Publish(ctx context.Context, b Batch) (PublishResult, error) {
 		return batches.Put([]byte(b.ID), meta)
 	})
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("scores: batch %q: %w", b.ID, boltErr(err))
+		return PublishResult{}, wrapf(boltErr(err), "batch %q", b.ID)
 	}
 	if !res.Duplicate {
 		s.log.Debug("batch stored", "batch", b.ID, "version", b.ModelVersion, "participant", b.Participant, "rows", n)
@@ -572,7 +572,7 @@ func (s *Store) Get(ctx context.Context, id, version string) (Record, error) {
 		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
 			return Record{}, err
 		}
-		return Record{}, fmt.Errorf("scores: get %q: %w", id, err)
+		return Record{}, wrapf(err, "get %q", id)
 	}
 	return rec, nil
 }
@@ -625,7 +625,7 @@ func (s *Store) GetMany(ctx context.Context, ids []string, version string) (Mode
 		return nil
 	})
 	if err != nil {
-		return Model{}, nil, fmt.Errorf("scores: batch get: %w", err)
+		return Model{}, nil, wrapf(err, "batch get")
 	}
 	return model, out, nil
 }
@@ -657,7 +657,7 @@ func (s *Store) History(ctx context.Context, id string) ([]Record, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scores: history of %q: %w", id, boltErr(err))
+		return nil, wrapf(boltErr(err), "history of %q", id)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: customer %q", ErrNotFound, id)
@@ -708,7 +708,7 @@ func (s *Store) Scan(ctx context.Context, version string, tiers []string, fn fun
 		return fn(r.record(string(key)))
 	})
 	if err != nil {
-		return Model{}, fmt.Errorf("scores: scan: %w", err)
+		return Model{}, wrapf(err, "scan")
 	}
 	if model.Version == "" {
 		model, err = s.Model(version)

@@ -17,8 +17,8 @@ import (
 	"github.com/fedscore/fedscore/participant"
 	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 )
 
 // serverOptions tolerate long local training: participants may ping every

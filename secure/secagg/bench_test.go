@@ -3,6 +3,7 @@ package secagg
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -175,6 +176,8 @@ func (br *benchRound) server(tb testing.TB, workers int) *Server {
 	return srv
 }
 
+func ms(d time.Duration, n int) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+
 var benchScenarios = []struct {
 	name             string
 	adv, share, mask int // dropouts per phase, out of 100
@@ -189,12 +192,19 @@ func BenchmarkClient(b *testing.B) {
 	for _, sc := range benchScenarios {
 		b.Run(fmt.Sprintf("n100-m100k-%s", sc.name), func(b *testing.B) {
 			br := newBenchRound(b, 100, 100_000, dropSpec(100, sc.adv, sc.share, sc.mask))
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			b.ResetTimer()
 			start := time.Now()
+			cpu0, ok := threadCPU()
 			for b.Loop() {
 				br.client(b, 0)
 			}
-			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "client_ms")
+			cpu1, _ := threadCPU()
+			b.ReportMetric(ms(time.Since(start), b.N), "client_ms")
+			if ok {
+				b.ReportMetric(ms(cpu1-cpu0, b.N), "client_cpu_ms")
+			}
 		})
 	}
 }
@@ -206,18 +216,26 @@ func BenchmarkServerUnmask(b *testing.B) {
 		for _, workers := range []int{1, 2} {
 			b.Run(fmt.Sprintf("n100-m100k-%s-workers%d", sc.name, workers), func(b *testing.B) {
 				br := newBenchRound(b, 100, 100_000, dropSpec(100, sc.adv, sc.share, sc.mask))
-				var total time.Duration
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				var total, cpu time.Duration
 				for b.Loop() {
 					b.StopTimer()
 					srv := br.server(b, workers)
 					b.StartTimer()
 					t0 := time.Now()
+					c0, _ := threadCPU()
 					if _, err := srv.Sum(); err != nil {
 						b.Fatal(err)
 					}
+					c1, _ := threadCPU()
 					total += time.Since(t0)
+					cpu += c1 - c0
 				}
-				b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "server_unmask_ms")
+				b.ReportMetric(ms(total, b.N), "server_unmask_ms")
+				if _, ok := threadCPU(); ok && workers == 1 {
+					b.ReportMetric(ms(cpu, b.N), "server_unmask_cpu_ms")
+				}
 			})
 		}
 	}

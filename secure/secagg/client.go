@@ -129,6 +129,18 @@ func (c *Client) abort(err error) error {
 	return err
 }
 
+// Close ends the round for this participant: it erases the round's secrets
+// and refuses every later step. Call it when the round ends without an
+// unmasking request (the participant was counted as dropped, the round
+// failed or was abandoned). It is safe to call more than once.
+func (c *Client) Close() {
+	if c.state != stAborted {
+		c.state = stAborted
+		c.err = ErrClosed
+	}
+	c.erase()
+}
+
 // erase drops the round's secrets (best effort: Go may hold copies).
 func (c *Client) erase() {
 	clear(c.encSK[:])

@@ -27,6 +27,7 @@ var (
 // aborted participant answers nothing more in that round (ErrAborted).
 var (
 	ErrAborted         = errors.New("secagg: participant aborted this round")
+	ErrClosed          = errors.New("secagg: round closed for this participant")
 	ErrRosterMismatch  = errors.New("secagg: roster does not carry this participant's keys")
 	ErrBadPublicKey    = errors.New("secagg: low-order or duplicate public key")
 	ErrDecrypt         = errors.New("secagg: share ciphertext failed to authenticate")

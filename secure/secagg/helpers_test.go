@@ -25,6 +25,11 @@ func seeded(seed uint64) *rand.ChaCha8 {
 	return rand.NewChaCha8(s)
 }
 
+// chacha returns ChaCha8 seeded with 32 bytes.
+func chacha(seed []byte) *rand.ChaCha8 {
+	return rand.NewChaCha8([32]byte(seed))
+}
+
 // randomInputs draws n participants' inputs for the given vector lengths.
 func randomInputs(rng *rand.Rand, n int, lens []int) [][][]uint64 {
 	in := make([][][]uint64, n)
