@@ -5,7 +5,7 @@ BIN := bin/fedscore
 FEDSCORE_DATASETS ?= $(abspath ../shared/datasets)
 export FEDSCORE_DATASETS
 
-.PHONY: all build demo test lint proto bench fuzz clean
+.PHONY: all build demo test lint proto bench fuzz faults clean
 
 all: build
 
@@ -31,6 +31,18 @@ proto:
 		--go_out=api/fedscorepb --go_opt=paths=source_relative \
 		--go-grpc_out=api/fedscorepb --go-grpc_opt=paths=source_relative \
 		api/fedscorepb/*.proto
+
+# The fault and bad-input suite, as a table of scenarios (make test runs it too).
+faults:
+	$(GO) test -count=1 -run 'TestFaults' -v ./internal/faults 2>&1 | tee /tmp/fedscore-faults.log | grep -E '^\s+(SCENARIO|.*\s(PASS|FAIL)$$)|^(ok|FAIL|---)'; ! grep -qE '^(FAIL|--- FAIL)' /tmp/fedscore-faults.log
+
+# Every fuzz target, each for a bounded time.
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for pkg in $$(go list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./... | ./scripts/benchtable.sh

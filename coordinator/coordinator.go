@@ -191,6 +191,11 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 	}
 	log := co.log.With("participant", id)
 	sess := &session{id: id, out: make(chan *fedscorepb.CoordinatorMessage, 64), done: make(chan struct{})}
+	// Welcome goes first in the queue, before the session is visible to
+	// job runners, so no task can overtake it.
+	sess.send(&fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Welcome{Welcome: &fedscorepb.Welcome{CoordinatorVersion: Version}}})
+	co.wg.Add(1)
+	defer co.wg.Done()
 
 	co.mu.Lock()
 	if old := co.sessions[id]; old != nil {
@@ -208,7 +213,6 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 	go func() {
 		sendErr <- co.pump(stream, sess)
 	}()
-	sess.send(&fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Welcome{Welcome: &fedscorepb.Welcome{CoordinatorVersion: Version}}})
 	for _, jr := range runs {
 		jr.post(round.Join{Participant: id})
 	}

@@ -80,6 +80,10 @@ func (jr *jobRun) logRefused(ev round.Event, err error) {
 		level = slog.LevelInfo // a slow node answering a closed phase is routine
 	}
 	jr.log.Log(jr.co.ctx, level, "event refused", "event", eventName(ev), "err", err)
+	if r, ok := ev.(round.Reply); ok {
+		jr.co.audit(audit.Record{Actor: r.Participant, Role: "participant", Action: "message.refused",
+			Object: jr.job.GetId(), Outcome: "denied", Detail: err.Error()})
+	}
 }
 
 func eventName(ev round.Event) string {

@@ -136,10 +136,7 @@ func until[T any](ctx context.Context, f func(context.Context) (T, error)) (T, e
 // restarted each time on the same store. The job completes, every round
 // appears exactly once in its history, and the model is the one an
 // undisturbed run produces.
-func TestCoordinatorKilledTwentyTimes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash loop in -short")
-	}
+func coordinatorKilledTwentyTimes(t *testing.T) {
 	files, ids := federationFiles(t, 3, 6000, 21)
 	c := &coordinatorProcess{t: t, store: filepath.Join(t.TempDir(), "co.db"), addr: freeAddr(t)}
 	c.start()

@@ -55,8 +55,14 @@ type Federation struct {
 	ca     *pki.CA
 	caPEM  []byte
 	cancel context.CancelFunc
+	ctx    context.Context
 	wg     sync.WaitGroup
 	errs   chan error
+
+	mu    sync.Mutex
+	nodes map[string]*nodeRun
+	log   *slog.Logger
+	files map[string]string
 }
 
 // Start brings up the coordinator and every participant.
@@ -111,38 +117,71 @@ func Start(o Options) (*Federation, error) {
 	}
 	f.Jobs = fedscorepb.NewJobsClient(f.conn)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.nodes, f.log, f.files = map[string]*nodeRun{}, o.Log, o.Participants
 	ids := make([]string, 0, len(o.Participants))
 	for id := range o.Participants {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		creds, err := f.Credentials(pki.Identity{Name: id, Role: pki.Participant})
-		if err != nil {
+		if err := f.StartParticipant(id); err != nil {
 			f.Close()
 			return nil, err
 		}
-		node, err := participant.New(participant.Config{
-			ID: id, Coordinator: f.Addr, Data: o.Participants[id],
-			DialOptions: []grpc.DialOption{creds},
-			Log:         o.Log.With("role", "participant"),
-			MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
-		})
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			if err := node.Run(ctx); err != nil {
-				f.errs <- err
-			}
-		}()
 	}
 	return f, nil
+}
+
+// nodeRun is one running participant node.
+type nodeRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// StartParticipant starts (or restarts) participant id's node.
+func (f *Federation) StartParticipant(id string) error {
+	creds, err := f.Credentials(pki.Identity{Name: id, Role: pki.Participant})
+	if err != nil {
+		return err
+	}
+	node, err := participant.New(participant.Config{
+		ID: id, Coordinator: f.Addr, Data: f.files[id],
+		DialOptions: []grpc.DialOption{creds},
+		Log:         f.log.With("role", "participant"),
+		MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	f.StopParticipant(id)
+	ctx, cancel := context.WithCancel(f.ctx)
+	run := &nodeRun{cancel: cancel, done: make(chan struct{})}
+	f.mu.Lock()
+	f.nodes[id] = run
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer close(run.done)
+		if err := node.Run(ctx); err != nil {
+			f.errs <- err
+		}
+	}()
+	return nil
+}
+
+// StopParticipant stops participant id's node, as a crash would: its
+// stream ends without a goodbye.
+func (f *Federation) StopParticipant(id string) {
+	f.mu.Lock()
+	run := f.nodes[id]
+	delete(f.nodes, id)
+	f.mu.Unlock()
+	if run != nil {
+		run.cancel()
+		<-run.done
+	}
 }
 
 func (f *Federation) provision() error {

@@ -1,4 +1,4 @@
-package federation
+package faults
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
+	"github.com/fedscore/fedscore/internal/federation"
 	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -19,7 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func startAudited(t *testing.T) (*Federation, string) {
+func startAudited(t *testing.T) (*federation.Federation, string) {
 	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "audit.jsonl")
@@ -28,10 +29,8 @@ func startAudited(t *testing.T) (*Federation, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { al.Close() })
-	fed, err := Start(Options{
-		Participants: map[string]string{"bank": writeTable(t, dir, "bank.parquet", synthetic(t, 1000, 1))},
-		Audit:        al,
-	})
+	files, _ := federationFiles(t, 1, 1000, 1)
+	fed, err := federation.Start(federation.Options{Participants: files, Audit: al})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +82,7 @@ func submitCode(t *testing.T, conn *grpc.ClientConn) codes.Code {
 
 // Every connection is authenticated and every role kept to its own: each
 // refusal carries the expected code and leaves an audit record.
-func TestAuthenticationAndRoles(t *testing.T) {
+func authenticationAndRoles(t *testing.T) {
 	fed, logPath := startAudited(t)
 	ca, caPEM := fed.CA()
 	issue := func(id pki.Identity, o pki.Options) *tls.Config {
@@ -152,7 +151,7 @@ func TestAuthenticationAndRoles(t *testing.T) {
 
 // Revoking an identity takes effect at once, without a restart: its open
 // stream ends and it cannot come back.
-func TestRevocationWithoutRestart(t *testing.T) {
+func revocationWithoutRestart(t *testing.T) {
 	fed, logPath := startAudited(t)
 	ca, caPEM := fed.CA()
 	iss, _ := ca.Issue(pki.Identity{Name: "partner", Role: pki.Participant}, nil, pki.Options{})
@@ -175,7 +174,7 @@ func TestRevocationWithoutRestart(t *testing.T) {
 		t.Fatalf("partner not welcomed: %v %v", m, err)
 	}
 	// Only an admin may revoke.
-	_, err = fedscorepb.NewAdminClient(fed.conn).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner"})
+	_, err = fedscorepb.NewAdminClient(dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: "alice", Role: pki.Scientist}))).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner"})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("scientist revoking: %v", err)
 	}
@@ -195,4 +194,18 @@ func TestRevocationWithoutRestart(t *testing.T) {
 	if !strings.Contains(string(b), `"action":"identity.revoke","object":"partner"`) {
 		t.Fatal("revocation not audited")
 	}
+}
+
+func issueTLS(t *testing.T, fed *federation.Federation, id pki.Identity) *tls.Config {
+	t.Helper()
+	ca, caPEM := fed.CA()
+	iss, err := ca.Issue(id, nil, pki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pki.ClientTLS(iss.CertPEM, iss.KeyPEM, caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
