@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -484,7 +485,7 @@ func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 		Program:         prog,
 	}
 	if !spec.GetPlainAggregation() {
-		cfg.Secure = &round.SecureConfig{}
+		cfg.Secure = &round.SecureConfig{Workers: runtime.GOMAXPROCS(0)}
 	}
 	var m *round.Machine
 	if cp != nil {

@@ -178,8 +178,8 @@ func (n *Node) serve(ctx context.Context) error {
 			n.log.Info("job ended", "job", b.JobEnded.GetJobId(), "state", b.JobEnded.GetState(), "reason", b.JobEnded.GetReason())
 			n.mu.Lock()
 			delete(n.jobs, b.JobEnded.GetJobId())
-			delete(n.sessions, b.JobEnded.GetJobId())
 			n.mu.Unlock()
+			n.endSession(b.JobEnded.GetJobId())
 		}
 	}
 }

@@ -57,9 +57,7 @@ func (n *Node) secure(t *fedscorepb.Task) ([]byte, error) {
 			return nil, fmt.Errorf("participant: unmask step carries %T, not an unmasking request", msg)
 		}
 		out, err = s.client.Unmask(req)
-		n.mu.Lock()
-		delete(n.sessions, t.GetJobId())
-		n.mu.Unlock()
+		n.endSession(t.GetJobId())
 	default:
 		return nil, fmt.Errorf("participant: unknown secure step %d", step)
 	}
@@ -104,8 +102,20 @@ func (n *Node) advertise(t *fedscorepb.Task) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.endSession(t.GetJobId()) // a new collection supersedes an abandoned one
 	n.mu.Lock()
 	n.sessions[t.GetJobId()] = &secureSession{round: t.GetSecaggRound(), client: client, vectors: vectors}
 	n.mu.Unlock()
 	return adv.MarshalBinary()
+}
+
+// endSession erases a job's protocol keys and its unmasked contribution.
+func (n *Node) endSession(job string) {
+	n.mu.Lock()
+	s := n.sessions[job]
+	delete(n.sessions, job)
+	n.mu.Unlock()
+	if s != nil {
+		s.client.Close()
+	}
 }

@@ -39,11 +39,14 @@ type SecureTask struct {
 	Message []byte
 }
 
-// SecureConfig turns secure aggregation on for a job.
+// SecureConfig turns secure aggregation on for a job. The protocol's
+// parameters are secagg's defaults (δ = 0.3, γ = 5%), on both sides: every
+// parameter is bound into the keys, so the coordinator and participants
+// must agree on them exactly.
 type SecureConfig struct {
-	// Dropout is δ, the fraction of a cohort that may drop (0: the
-	// secagg default, 0.3).
-	Dropout float64
+	// Workers lets the coordinator spread mask recovery over goroutines; it
+	// changes no result.
+	Workers int
 }
 
 type secState struct {
@@ -61,7 +64,7 @@ func (m *Machine) startSecure(c Collection, cohort []string) error {
 		lens[i] = s.Len
 	}
 	srv, err := secagg.NewServer(secagg.Params{
-		Job: m.cfg.Job, Round: m.seq, Participants: cohort, VectorLens: lens, Dropout: m.cfg.Secure.Dropout,
+		Job: m.cfg.Job, Round: m.seq, Participants: cohort, VectorLens: lens, Workers: m.cfg.Secure.Workers,
 	})
 	if err != nil {
 		return err
