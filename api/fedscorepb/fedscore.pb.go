@@ -989,8 +989,11 @@ type JobSpec struct {
 	// plain_aggregation turns secure aggregation off (for comparison only):
 	// the coordinator then sees each participant's contribution.
 	PlainAggregation bool `protobuf:"varint,20,opt,name=plain_aggregation,json=plainAggregation,proto3" json:"plain_aggregation,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// bench_dim is the vector length of the "bench-sum" model, which only
+	// sums synthetic vectors to measure aggregation (fedscore bench secagg).
+	BenchDim      uint32 `protobuf:"varint,21,opt,name=bench_dim,json=benchDim,proto3" json:"bench_dim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
@@ -1161,6 +1164,13 @@ func (x *JobSpec) GetPlainAggregation() bool {
 		return x.PlainAggregation
 	}
 	return false
+}
+
+func (x *JobSpec) GetBenchDim() uint32 {
+	if x != nil {
+		return x.BenchDim
+	}
+	return 0
 }
 
 type Standardizer struct {
@@ -2142,7 +2152,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf2\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x8f\x05\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
@@ -2165,7 +2175,8 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x10phase_timeout_ms\x18\x11 \x01(\rR\x0ephaseTimeoutMs\x12!\n" +
 	"\fmax_attempts\x18\x12 \x01(\rR\vmaxAttempts\x12\x12\n" +
 	"\x04seed\x18\x13 \x01(\x04R\x04seed\x12+\n" +
-	"\x11plain_aggregation\x18\x14 \x01(\bR\x10plainAggregation\"4\n" +
+	"\x11plain_aggregation\x18\x14 \x01(\bR\x10plainAggregation\x12\x1b\n" +
+	"\tbench_dim\x18\x15 \x01(\rR\bbenchDim\"4\n" +
 	"\fStandardizer\x12\x12\n" +
 	"\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x02 \x03(\x01R\x03std\"\x7f\n" +

@@ -34,6 +34,7 @@ func init() {
 		"provision":   {"create a CA and startup kits (certificate, key, config) for every identity", runProvision},
 		"admin":       {"operator actions: revoke an identity, list participants", runAdmin},
 		"audit":       {"verify an audit log", runAudit},
+		"bench":       {"benchmarks that print figures as tables or JSON", runBench},
 	}
 }
 

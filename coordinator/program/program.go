@@ -47,6 +47,8 @@ func New(spec *fedscorepb.JobSpec, state []byte) (round.Program, error) {
 	switch spec.GetModel() {
 	case "", "logistic":
 		return NewLogistic(spec, state)
+	case ModelBenchSum:
+		return newBenchSum(spec, state)
 	}
 	return nil, fmt.Errorf("program: model %q is not supported", spec.GetModel())
 }
@@ -65,6 +67,8 @@ func NewParticipant(id, source string, t *datasets.Table, spec *fedscorepb.JobSp
 	switch spec.GetModel() {
 	case "", "logistic":
 		return newLogisticParticipant(id, source, t, spec)
+	case ModelBenchSum:
+		return newBenchParticipant(id, t, spec)
 	}
 	return nil, fmt.Errorf("program: model %q is not supported", spec.GetModel())
 }

@@ -40,13 +40,20 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 	if s.Model == "" {
 		s.Model = "logistic"
 	}
-	if s.Model != "logistic" {
+	bench := s.Model == ModelBenchSum
+	switch {
+	case s.Model == "logistic":
+	case bench:
+		if s.BenchDim == 0 {
+			bad("%s needs bench_dim", ModelBenchSum)
+		}
+	default:
 		bad("model %q is not supported (supported: logistic)", s.Model)
 	}
-	if s.Label == "" {
+	if s.Label == "" && !bench {
 		bad("label column is required")
 	}
-	if len(s.Features) == 0 {
+	if len(s.Features) == 0 && !bench {
 		bad("at least one feature column is required")
 	}
 	seen := map[string]bool{}

@@ -146,39 +146,6 @@ func requireSucceededNear(t *testing.T, job *fedscorepb.Job, want float64) {
 	}
 }
 
-// helloTap notes which participant each stream belongs to and lets a test
-// act on the tasks the coordinator sends.
-type helloTap struct {
-	onTask func(to string, task *fedscorepb.Task) (drop bool)
-}
-
-type tapStream struct {
-	grpc.ServerStream
-	tap *helloTap
-	id  string
-}
-
-func (s *tapStream) RecvMsg(m any) error {
-	err := s.ServerStream.RecvMsg(m)
-	if pm, ok := m.(*fedscorepb.ParticipantMessage); ok && err == nil && pm.GetHello() != nil {
-		s.id = pm.GetHello().GetParticipantId()
-	}
-	return err
-}
-
-func (s *tapStream) SendMsg(m any) error {
-	if cm, ok := m.(*fedscorepb.CoordinatorMessage); ok && cm.GetTask() != nil && s.tap.onTask(s.id, cm.GetTask()) {
-		return nil
-	}
-	return s.ServerStream.SendMsg(m)
-}
-
-func (h *helloTap) option() grpc.ServerOption {
-	return grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return handler(srv, &tapStream{ServerStream: ss, tap: h})
-	})
-}
-
 // participantKilledAt crashes one participant when the coordinator asks it
 // for the given step of round 2's secure aggregation, and restarts it a
 // moment later.
@@ -191,7 +158,7 @@ func participantKilledAt(step fedscorepb.SecAggStep) func(t *testing.T) {
 			once sync.Once
 			done = make(chan struct{})
 		)
-		tap := &helloTap{onTask: func(to string, task *fedscorepb.Task) bool {
+		tap := federation.TaskTap(func(to string, task *fedscorepb.Task) bool {
 			if to != "node-3" || task.GetKind() != "train" || task.GetRound() != 2 || task.GetSecaggStep() != step {
 				return false
 			}
@@ -206,9 +173,9 @@ func participantKilledAt(step fedscorepb.SecAggStep) func(t *testing.T) {
 				}()
 			})
 			return killed // the node dies before it sees the task
-		}}
+		})
 		var err error
-		fed, err = federation.Start(federation.Options{Participants: files, ServerOptions: []grpc.ServerOption{tap.option()}})
+		fed, err = federation.Start(federation.Options{Participants: files, ServerOptions: []grpc.ServerOption{tap}})
 		if err != nil {
 			t.Fatal(err)
 		}
