@@ -163,12 +163,15 @@ type columnReader struct {
 	unsigned bool
 	maxDef   byte
 
-	// dictionary of the current column chunk, decoded once
-	dict  parquet.Dictionary
-	dictF []float64
-	dictS []string
+	// dictionary of the current column chunk, decoded once: INT64 values
+	// in dictI, other numbers in dictF, byte arrays in dictS
+	dict   parquet.Dictionary
+	dictF  []float64
+	dictI  []int64
+	dictS  []string
+	dictOK bool // every dictI value fits a float64 exactly
 
-	// scratch for the present (non-null) values of one page
+	// scratch for the present values of a page with nulls
 	f []float64
 	s []string
 }
@@ -217,7 +220,7 @@ func readParquetColumn(r io.ReaderAt, size int64, pf *parquet.File, pc *parquet.
 }
 
 func (cr *columnReader) readChunk(chunk parquet.ColumnChunk) error {
-	cr.dict, cr.dictF, cr.dictS = nil, nil, nil
+	cr.dict, cr.dictF, cr.dictI, cr.dictS = nil, nil, nil, nil
 	pages := chunk.Pages()
 	defer pages.Close()
 	for {
@@ -243,7 +246,7 @@ func (cr *columnReader) errf(sentinel error, format string, args ...any) error {
 // page appends the rows of one data page.
 func (cr *columnReader) page(p parquet.Page) error {
 	n := p.NumValues()
-	if n < 0 || n > math.MaxInt32 {
+	if n < 0 || n > maxPageValues {
 		return cr.errf(ErrFormat, "page claims %d values", n)
 	}
 	present := int(n)
@@ -260,21 +263,64 @@ func (cr *columnReader) page(p parquet.Page) error {
 			}
 		}
 	}
-	if err := cr.decode(p, present); err != nil {
+
+	// Check the page's values, and find the dictionary indexes if any.
+	v := p.Data()
+	var ix []int32
+	dict := p.Dictionary()
+	if dict != nil {
+		if v.Kind() != encoding.Int32 {
+			return cr.errf(ErrFormat, "dictionary page indexes are %v, want INT32", v.Kind())
+		}
+		if dict != cr.dict {
+			if err := cr.loadDict(dict); err != nil {
+				return err
+			}
+		}
+		ix = v.Int32()
+		if len(ix) < present {
+			return cr.errf(ErrFormat, "%d dictionary indexes for %d values", len(ix), present)
+		}
+		ix = ix[:present]
+		size := max(len(cr.dictF), len(cr.dictI), len(cr.dictS))
+		for _, i := range ix {
+			if i < 0 || int(i) >= size {
+				return cr.errf(ErrFormat, "dictionary index %d out of range [0, %d)", i, size)
+			}
+		}
+	} else if err := cr.checkPlain(v, present); err != nil {
 		return err
 	}
+
+	// An INT64 beyond ±2^53 turns the column into String, so that ids
+	// survive.
 	c := cr.col
-	if present == int(n) { // no nulls in this page
+	if cr.phys == parquet.Int64 && c.Kind == Int {
+		big := dict != nil && !cr.dictOK
+		if dict == nil {
+			for _, x := range v.Int64()[:present] {
+				if cr.tooBig(x) {
+					big = true
+					break
+				}
+			}
+		}
+		if big {
+			cr.toString()
+		}
+	}
+
+	// A page without nulls goes straight into the column; one with nulls
+	// through scratch, then spread out by its definition levels.
+	if present == int(n) {
 		if c.Null != nil {
 			c.Null = append(c.Null, make([]bool, n)...)
 		}
-		if c.Kind == String {
-			c.String = append(c.String, cr.s...)
-		} else {
-			c.Float = append(c.Float, cr.f...)
-		}
+		cr.emit(v, dict != nil, ix, present, &c.Float, &c.String)
 		return nil
 	}
+	cr.f, cr.s = cr.f[:0], cr.s[:0]
+	cr.emit(v, dict != nil, ix, present, &cr.f, &cr.s)
 	if c.Null == nil {
 		c.Null = make([]bool, c.Len(), cap(c.String)+cap(c.Float))
 	}
@@ -298,123 +344,39 @@ func (cr *columnReader) page(p parquet.Page) error {
 	return nil
 }
 
-// decode puts the page's present values into cr.f or cr.s.
-func (cr *columnReader) decode(p parquet.Page, present int) error {
-	v := p.Data()
-	dict := p.Dictionary()
-	if dict == nil {
-		return cr.values(v, present, &cr.f, &cr.s)
+func (cr *columnReader) tooBig(x int64) bool {
+	if cr.unsigned {
+		return uint64(x) > maxExactInt
 	}
-	if v.Kind() != encoding.Int32 {
-		return cr.errf(ErrFormat, "dictionary page indexes are %v, want INT32", v.Kind())
-	}
-	if dict != cr.dict {
-		cr.dict = dict
-		cr.dictF, cr.dictS = nil, nil
-		if err := cr.values(dict.Page().Data(), dict.Len(), &cr.dictF, &cr.dictS); err != nil {
-			return err
-		}
-	}
-	ix := v.Int32()
-	if len(ix) < present {
-		return cr.errf(ErrFormat, "%d dictionary indexes for %d values", len(ix), present)
-	}
-	ix = ix[:present]
-	size := max(len(cr.dictF), len(cr.dictS))
-	for _, i := range ix {
-		if i < 0 || int(i) >= size {
-			return cr.errf(ErrFormat, "dictionary index %d out of range [0, %d)", i, size)
-		}
-	}
-	if cr.col.Kind == String || cr.dictS != nil {
-		cr.s = cr.s[:0]
-		for _, i := range ix {
-			if cr.dictS != nil {
-				cr.s = append(cr.s, cr.dictS[i])
-			} else { // an Int column that turned String in an earlier chunk
-				cr.s = append(cr.s, strconv.FormatInt(int64(cr.dictF[i]), 10))
-			}
-		}
-		return cr.toString()
-	}
-	cr.f = cr.f[:0]
-	for _, i := range ix {
-		cr.f = append(cr.f, cr.dictF[i])
-	}
-	return nil
+	return x > maxExactInt || x < -maxExactInt
 }
 
-// values decodes n plain values into *fs (numeric kinds) or *ss (strings).
-// An integer column meeting a value beyond ±2^53 is turned into a String
-// column, and its values go to *ss.
-func (cr *columnReader) values(v encoding.Values, n int, fs *[]float64, ss *[]string) error {
+// checkPlain checks that a page of plain values holds n of the column's
+// physical type.
+func (cr *columnReader) checkPlain(v encoding.Values, n int) error {
 	if v.Kind() != encodingKind(cr.phys) {
 		return cr.errf(ErrFormat, "page holds %v values in a %v column", v.Kind(), cr.phys)
 	}
-	count := func(have int) error {
-		if have != n {
-			return cr.errf(ErrFormat, "page holds %d values, want %d", have, n)
-		}
-		return nil
-	}
-	f := (*fs)[:0]
+	var have int
 	switch cr.phys {
 	case parquet.Double:
-		x := v.Double()
-		if err := count(len(x)); err != nil {
-			return err
-		}
-		f = append(f, x...)
+		have = len(v.Double())
 	case parquet.Float:
-		x := v.Float()
-		if err := count(len(x)); err != nil {
-			return err
-		}
-		for _, e := range x {
-			f = append(f, float64(e))
-		}
+		have = len(v.Float())
 	case parquet.Int32:
-		x := v.Int32()
-		if err := count(len(x)); err != nil {
-			return err
-		}
-		for _, e := range x {
-			if cr.unsigned {
-				f = append(f, float64(uint32(e)))
-			} else {
-				f = append(f, float64(e))
-			}
-		}
+		have = len(v.Int32())
 	case parquet.Int64:
-		x := v.Int64()
-		if err := count(len(x)); err != nil {
-			return err
-		}
-		for i, e := range x {
-			big := e > maxExactInt || e < -maxExactInt
-			if cr.unsigned {
-				big = uint64(e) > maxExactInt
-			}
-			if big || cr.col.Kind == String {
-				*fs = f
-				return cr.bigInts(x[i:], fs, ss)
-			}
-			f = append(f, float64(e))
-		}
+		have = len(v.Int64())
 	case parquet.Boolean:
-		bits := v.Boolean()
-		if len(bits)*8 < n {
+		if bits := v.Boolean(); len(bits)*8 < n {
 			return cr.errf(ErrFormat, "page holds %d bits, want %d", len(bits)*8, n)
 		}
-		for i := range n {
-			f = append(f, float64(bits[i>>3]>>(i&7)&1))
-		}
+		return nil
 	case parquet.ByteArray:
 		data, off := v.ByteArray()
 		if len(off) < n+1 {
 			return cr.errf(ErrFormat, "page holds %d byte array offsets, want %d", len(off), n+1)
 		}
-		off = off[:n+1]
 		for i := range n {
 			if off[i] > off[i+1] {
 				return cr.errf(ErrFormat, "byte array offsets decrease")
@@ -423,19 +385,120 @@ func (cr *columnReader) values(v encoding.Values, n int, fs *[]float64, ss *[]st
 		if int(off[n]) > len(data) {
 			return cr.errf(ErrFormat, "byte array offset %d beyond %d bytes", off[n], len(data))
 		}
-		// One allocation per page; each value is a substring of it.
-		all := string(data[off[0]:off[n]])
-		s := (*ss)[:0]
-		for i := range n {
-			s = append(s, all[off[i]-off[0]:off[i+1]-off[0]])
-		}
-		*ss = s
 		return nil
 	default:
 		return cr.errf(ErrColumnType, "unsupported physical type %v", cr.phys)
 	}
-	*fs = f
+	if have != n {
+		return cr.errf(ErrFormat, "page holds %d values, want %d", have, n)
+	}
 	return nil
+}
+
+// loadDict decodes a column chunk's dictionary.
+func (cr *columnReader) loadDict(dict parquet.Dictionary) error {
+	cr.dict, cr.dictF, cr.dictI, cr.dictS, cr.dictOK = dict, nil, nil, nil, true
+	n := dict.Len()
+	v := dict.Page().Data()
+	if err := cr.checkPlain(v, n); err != nil {
+		return err
+	}
+	switch cr.phys {
+	case parquet.Int64:
+		cr.dictI = append([]int64(nil), v.Int64()...)
+		for _, x := range cr.dictI {
+			if cr.tooBig(x) {
+				cr.dictOK = false
+			}
+		}
+	case parquet.ByteArray:
+		cr.emit(v, false, nil, n, nil, &cr.dictS)
+	case parquet.Boolean:
+		return cr.errf(ErrFormat, "dictionary-encoded BOOLEAN")
+	default:
+		cr.emit(v, false, nil, n, &cr.dictF, nil)
+	}
+	return nil
+}
+
+// emit appends n checked values (through the dictionary when dict is set)
+// to *fs, or to *ss for a String column.
+func (cr *columnReader) emit(v encoding.Values, dict bool, ix []int32, n int, fs *[]float64, ss *[]string) {
+	str := cr.col.Kind == String
+	if dict {
+		switch {
+		case cr.dictS != nil || cr.phys == parquet.ByteArray:
+			for _, i := range ix {
+				*ss = append(*ss, cr.dictS[i])
+			}
+		case cr.phys == parquet.Int64:
+			for _, i := range ix {
+				if str {
+					*ss = append(*ss, cr.formatInt(cr.dictI[i]))
+				} else {
+					*fs = append(*fs, cr.intFloat(cr.dictI[i]))
+				}
+			}
+		default:
+			for _, i := range ix {
+				*fs = append(*fs, cr.dictF[i])
+			}
+		}
+		return
+	}
+	switch cr.phys {
+	case parquet.Double:
+		*fs = append(*fs, v.Double()[:n]...)
+	case parquet.Float:
+		for _, x := range v.Float()[:n] {
+			*fs = append(*fs, float64(x))
+		}
+	case parquet.Int32:
+		for _, x := range v.Int32()[:n] {
+			if cr.unsigned {
+				*fs = append(*fs, float64(uint32(x)))
+			} else {
+				*fs = append(*fs, float64(x))
+			}
+		}
+	case parquet.Int64:
+		for _, x := range v.Int64()[:n] {
+			if str {
+				*ss = append(*ss, cr.formatInt(x))
+			} else {
+				*fs = append(*fs, cr.intFloat(x))
+			}
+		}
+	case parquet.Boolean:
+		bits := v.Boolean()
+		for i := range n {
+			*fs = append(*fs, float64(bits[i>>3]>>(i&7)&1))
+		}
+	case parquet.ByteArray:
+		data, off := v.ByteArray()
+		if n == 0 {
+			return
+		}
+		// One allocation per page; each value is a substring of it.
+		all := string(data[off[0]:off[n]])
+		for i := range n {
+			*ss = append(*ss, all[off[i]-off[0]:off[i+1]-off[0]])
+		}
+	}
+}
+
+func (cr *columnReader) intFloat(x int64) float64 {
+	if cr.unsigned {
+		return float64(uint64(x))
+	}
+	return float64(x)
+}
+
+func (cr *columnReader) formatInt(x int64) string {
+	if cr.unsigned {
+		return strconv.FormatUint(uint64(x), 10)
+	}
+	return strconv.FormatInt(x, 10)
 }
 
 // encodingKind maps a physical type to the kind of its decoded values.
@@ -457,37 +520,10 @@ func encodingKind(k parquet.Kind) encoding.Kind {
 	return encoding.Undefined
 }
 
-// bigInts handles the rest of an INT64 page once the column has met a
-// value that a float64 cannot hold exactly: the column becomes String, and
-// the page's values (those already in *fs, and rest) go to *ss as decimal
-// text.
-func (cr *columnReader) bigInts(rest []int64, fs *[]float64, ss *[]string) error {
-	s := (*ss)[:0]
-	for _, x := range *fs {
-		s = append(s, strconv.FormatInt(int64(x), 10))
-	}
-	for _, e := range rest {
-		if cr.unsigned {
-			s = append(s, strconv.FormatUint(uint64(e), 10))
-		} else {
-			s = append(s, strconv.FormatInt(e, 10))
-		}
-	}
-	*fs, *ss = (*fs)[:0], s
-	if ss == &cr.s { // a data page, not a dictionary
-		return cr.toString()
-	}
-	return nil
-}
-
-// toString turns an Int column read so far into a String column, for a
-// column that turned out to hold integers beyond ±2^53. The current page's
-// values are already in cr.s.
-func (cr *columnReader) toString() error {
+// toString turns the Int column read so far into a String column, for a
+// column that turns out to hold integers beyond ±2^53.
+func (cr *columnReader) toString() {
 	c := cr.col
-	if c.Kind == String {
-		return nil
-	}
 	ss := make([]string, len(c.Float), cap(c.Float))
 	for i, x := range c.Float {
 		if !c.IsNull(i) {
@@ -495,7 +531,6 @@ func (cr *columnReader) toString() error {
 		}
 	}
 	c.Kind, c.Float, c.String = String, nil, ss
-	return nil
 }
 
 // WriteParquet writes t to path as a Snappy-compressed Parquet file, with a

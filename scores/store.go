@@ -2,6 +2,7 @@ package scores
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -195,7 +196,7 @@ func loadModels(tx *bolt.Tx) (*modelTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(t.list, func(a, b *modelEntry) int { return int(a.seq) - int(b.seq) })
+	slices.SortFunc(t.list, func(a, b *modelEntry) int { return cmp.Compare(a.seq, b.seq) })
 	if c := tx.Bucket(bucketMeta).Get(keyChampion); c != nil {
 		e, ok := t.by[string(c)]
 		if !ok {
@@ -492,6 +493,7 @@ type reader struct {
 	s      *Store
 	m      *modelEntry
 	bucket *bolt.Bucket
+	cursor *bolt.Cursor // reused across lookups: Bucket.Get allocates a cursor each time
 	v      view
 }
 
@@ -507,15 +509,15 @@ func (s *Store) read(version string, fn func(r *reader) error) error {
 		if b == nil {
 			return fmt.Errorf("%w: model %q has no score bucket", ErrCorrupt, m.Version)
 		}
-		return fn(&reader{s: s, m: m, bucket: b})
+		return fn(&reader{s: s, m: m, bucket: b, cursor: b.Cursor()})
 	})
 	return boltErr(err)
 }
 
 // get looks id up and leaves its value in r.v. The id must be valid.
 func (r *reader) get(id string) (bool, error) {
-	val := r.bucket.Get(bytesOf(id))
-	if val == nil {
+	k, val := r.cursor.Seek(bytesOf(id))
+	if k == nil || string(k) != id {
 		return false, nil
 	}
 	if err := decodeValue(val, &r.v); err != nil {
@@ -645,7 +647,7 @@ func (s *Store) History(ctx context.Context, id string) ([]Record, error) {
 			if b == nil {
 				return fmt.Errorf("%w: model %q has no score bucket", ErrCorrupt, m.Version)
 			}
-			r := reader{s: s, m: m, bucket: b}
+			r := reader{s: s, m: m, bucket: b, cursor: b.Cursor()}
 			ok, err := r.get(id)
 			if err != nil {
 				return err
@@ -675,7 +677,7 @@ func (s *Store) scan(ctx context.Context, version string, tiers []string, fn fun
 		want[t] = true
 	}
 	return s.read(version, func(r *reader) error {
-		c := r.bucket.Cursor()
+		c := r.cursor
 		n := 0
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n%4096 == 0 {

@@ -60,4 +60,3 @@ func benchSecAgg(args []string) error {
 		{"bytes_per_client", fmt.Sprintf("%d (plain: %d)", r.BytesPerClient, r.PlainBytesPerClient)},
 	})
 }
-

@@ -54,8 +54,8 @@ type SecAggBenchResult struct {
 	OverheadPerRoundMs  float64 `json:"overhead_per_round_ms"`
 	BytesPerClient      int     `json:"bytes_per_client"`
 	// CPUTime says the protocol figures are thread CPU time, not wall time.
-	CPUTime bool `json:"cpu_time"`
-	PlainBytesPerClient int     `json:"plain_bytes_per_client"`
+	CPUTime             bool `json:"cpu_time"`
+	PlainBytesPerClient int  `json:"plain_bytes_per_client"`
 }
 
 // BenchSecAgg measures secure aggregation two ways. The protocol's costs
