@@ -121,6 +121,16 @@ func (g *guard) check(ctx context.Context, method string) (pki.Identity, error) 
 }
 
 func (g *guard) deny(id pki.Identity, method string, err error) {
+	reason := "denied"
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		reason = "unauthenticated"
+	case errors.Is(err, ErrRevoked):
+		reason = "revoked"
+	case errors.Is(err, ErrTooManyStreams):
+		reason = "too_many_streams"
+	}
+	g.co.metrics.refused.WithLabelValues(reason).Inc()
 	g.co.log.Warn("request refused", "identity", id.String(), "method", method, "err", err)
 	g.co.audit(audit.Record{Actor: id.Name, Role: string(id.Role), Action: "request.denied", Object: method, Outcome: "denied", Detail: err.Error()})
 }

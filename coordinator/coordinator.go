@@ -26,6 +26,7 @@ import (
 	"github.com/fedscore/fedscore/coordinator/round"
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/secure/pki"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -53,6 +54,8 @@ type Config struct {
 	Audit *audit.Log
 	// MaxStreamsPerIdentity caps an identity's concurrent streams (8).
 	MaxStreamsPerIdentity int
+	// Metrics, if set, registers the coordinator's Prometheus series.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) validate() error {
@@ -84,7 +87,8 @@ type Coordinator struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 
-	guard *guard
+	guard   *guard
+	metrics *metrics
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -128,6 +132,7 @@ func New(c Config) (*Coordinator, error) {
 	co := &Coordinator{
 		cfg: c, log: c.Log, health: health.NewServer(), ctx: ctx, stop: stop,
 		sessions: map[string]*session{}, jobs: map[string]*jobRun{}, seen: map[string]*fedscorepb.ParticipantInfo{},
+		metrics: newMetrics(c.Metrics),
 	}
 	revoked, err := c.Store.Revoked()
 	if err != nil {
@@ -208,6 +213,8 @@ func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.Partic
 	runs := co.activeJobsLocked()
 	co.mu.Unlock()
 	log.Info("participant connected", "version", first.GetHello().GetVersion())
+	co.metrics.participants.Inc()
+	defer co.metrics.participants.Dec()
 	co.audit(audit.Record{Actor: id, Role: string(pki.Participant), Action: "participant.connect"})
 
 	sendErr := make(chan error, 1)
@@ -272,6 +279,9 @@ func (co *Coordinator) pump(stream grpc.BidiStreamingServer[fedscorepb.Participa
 
 func (co *Coordinator) handleParticipantMessage(id string, msg *fedscorepb.ParticipantMessage) {
 	res := msg.GetResult()
+	if res != nil {
+		co.metrics.bytesIn.WithLabelValues(stepLabel(res.GetSecaggStep())).Add(float64(8*len(res.GetContribution()) + len(res.GetSecagg())))
+	}
 	if res == nil {
 		co.log.Warn("unexpected message from participant", "participant", id, "type", fmt.Sprintf("%T", msg.GetBody()))
 		return
@@ -572,4 +582,8 @@ func (co *Coordinator) ListParticipants(context.Context, *fedscorepb.ListPartici
 	}
 	slices.SortFunc(out.Participants, func(a, b *fedscorepb.ParticipantInfo) int { return strings.Compare(a.Id, b.Id) })
 	return out, nil
+}
+
+func stepLabel(s fedscorepb.SecAggStep) string {
+	return round.SecStep(s).String()
 }

@@ -29,6 +29,12 @@ type jobRun struct {
 	mu       sync.Mutex
 	job      *fedscorepb.Job // what the API shows; updated after every step
 	watchers map[chan *fedscorepb.Job]struct{}
+
+	// for metrics: the step under way, and what was last counted
+	stepStart  time.Time
+	stepLabels []string
+	rounds     int
+	state      fedscorepb.JobState
 }
 
 // accepts reports whether a participant may take part in the job.
@@ -80,6 +86,7 @@ func (jr *jobRun) logRefused(ev round.Event, err error) {
 		level = slog.LevelInfo // a slow node answering a closed phase is routine
 	}
 	jr.log.Log(jr.co.ctx, level, "event refused", "event", eventName(ev), "err", err)
+	jr.co.metrics.refused.WithLabelValues("message").Inc()
 	if r, ok := ev.(round.Reply); ok {
 		jr.co.audit(audit.Record{Actor: r.Participant, Role: "participant", Action: "message.refused",
 			Object: jr.job.GetId(), Outcome: "denied", Detail: err.Error()})
@@ -112,9 +119,12 @@ func (jr *jobRun) apply() {
 			jr.log.Error("persist job", "err", err)
 		}
 	}
+	jr.observe(rd, job)
 	for _, t := range rd.Tasks {
 		sess := jr.co.session(t.To)
-		msg := &fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Task{Task: taskToProto(job, t)}}
+		pt := taskToProto(job, t)
+		jr.co.metrics.bytesOut.WithLabelValues(stepLabel(pt.GetSecaggStep())).Add(float64(8*len(pt.GetParams()) + len(pt.GetPlan()) + len(pt.GetSecagg())))
+		msg := &fedscorepb.CoordinatorMessage{Body: &fedscorepb.CoordinatorMessage_Task{Task: pt}}
 		if sess == nil || !sess.send(msg) {
 			// Counted as a dropout by the machine; the post runs after this
 			// step because the runner is the only reader of events.
@@ -339,5 +349,46 @@ func stateOutcome(s fedscorepb.JobState) string {
 	if s == fedscorepb.JobState_JOB_STATE_SUCCEEDED {
 		return "ok"
 	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+}
+
+// observe updates the job's metrics after a step of its machine.
+func (jr *jobRun) observe(rd round.Ready, job *fedscorepb.Job) {
+	m := jr.co.metrics
+	now := time.Now()
+	if len(rd.Tasks) > 0 || job.GetState() != fedscorepb.JobState_JOB_STATE_RUNNING {
+		if jr.stepLabels != nil {
+			m.stepSeconds.WithLabelValues(jr.stepLabels...).Observe(now.Sub(jr.stepStart).Seconds())
+			jr.stepLabels = nil
+		}
+		if len(rd.Tasks) > 0 {
+			t := rd.Tasks[0]
+			step := round.None
+			if t.Secure != nil {
+				step = t.Secure.Step
+			}
+			if step == round.None || step == round.Advertise {
+				m.collections.WithLabelValues(t.Collection.Kind, "started").Inc()
+			}
+			jr.stepStart, jr.stepLabels = now, []string{t.Collection.Kind, step.String()}
+		}
+	}
+	if n := len(job.GetRounds()); n > jr.rounds {
+		for _, r := range job.GetRounds()[jr.rounds:] {
+			m.rounds.Inc()
+			m.dropouts.WithLabelValues("train").Add(float64(len(r.GetDropped())))
+		}
+		jr.rounds = n
+	}
+	if s := job.GetState(); s != jr.state {
+		if jr.state != fedscorepb.JobState_JOB_STATE_UNSPECIFIED {
+			m.jobs.WithLabelValues(stateName(jr.state)).Dec()
+		}
+		m.jobs.WithLabelValues(stateName(s)).Inc()
+		jr.state = s
+	}
+}
+
+func stateName(s fedscorepb.JobState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
 }

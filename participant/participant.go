@@ -18,6 +18,7 @@ import (
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
 	"github.com/fedscore/fedscore/datasets"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	Log         *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait between reconnects.
 	MinBackoff, MaxBackoff time.Duration
+	// Metrics, if set, registers the node's Prometheus series.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) validate() error {
@@ -66,6 +69,9 @@ type Node struct {
 	log   *slog.Logger
 	table *datasets.Table
 
+	tasks   *prometheus.CounterVec
+	seconds *prometheus.HistogramVec
+
 	mu       sync.Mutex
 	jobs     map[string]program.Participant
 	sessions map[string]*secureSession // by job: one collection at a time
@@ -84,7 +90,19 @@ func New(c Config) (*Node, error) {
 	if t.Rows() == 0 {
 		return nil, fmt.Errorf("participant: %s: %w", c.Data, datasets.ErrEmpty)
 	}
-	return &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]program.Participant{}, sessions: map[string]*secureSession{}}, nil
+	n := &Node{cfg: c, log: c.Log.With("participant", c.ID), table: t, jobs: map[string]program.Participant{}, sessions: map[string]*secureSession{},
+		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fedscore_participant_tasks_total", Help: "Tasks answered, by collection kind, secure-aggregation step and outcome.",
+		}, []string{"kind", "step", "outcome"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fedscore_participant_task_seconds", Help: "Time to answer a task (local training included), by kind and step.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
+		}, []string{"kind", "step"}),
+	}
+	if c.Metrics != nil {
+		c.Metrics.MustRegister(n.tasks, n.seconds)
+	}
+	return n, nil
 }
 
 // Rows is the number of rows in the node's table.
@@ -197,11 +215,15 @@ func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 	} else {
 		res.Contribution, err = n.compute(t)
 	}
+	step := round.SecStep(t.GetSecaggStep()).String()
+	n.seconds.WithLabelValues(t.GetKind(), step).Observe(time.Since(start).Seconds())
 	if err != nil {
+		n.tasks.WithLabelValues(t.GetKind(), step, "error").Inc()
 		log.Warn("task failed", "err", err)
 		res.Error = err.Error()
 		return res
 	}
+	n.tasks.WithLabelValues(t.GetKind(), step, "ok").Inc()
 	log.Debug("task done", "took", time.Since(start))
 	return res
 }

@@ -29,8 +29,9 @@ echo "== 3. a CA and startup kits: coordinator, bank, two partners, a data scien
   --participant bank --participant partner-1 --participant partner-2 --scientist alice --admin ops
 
 echo "== 4. coordinator and three participant processes on loopback, mutual TLS, secure aggregation"
+HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:9464}
 "$BIN" coordinator --kit "$OUT/kits/coordinator" --listen 127.0.0.1:0 --addr-file "$OUT/coordinator.addr" \
-  --store "$OUT/coordinator.db" 2> "$OUT/logs/coordinator.log" &
+  --store "$OUT/coordinator.db" --http "$HTTP_ADDR" 2> "$OUT/logs/coordinator.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$OUT/coordinator.addr" ] && break; sleep 0.1; done
 ADDR=$(cat "$OUT/coordinator.addr")
@@ -53,6 +54,10 @@ echo "job $JOB"
 echo "== 6. federated model on the held-out test set, next to pooled training"
 "$BIN" job report "${SCI[@]}" "$JOB" --test "$OUT/nodes/test.parquet" \
   --pooled "$OUT/nodes/node-1.parquet,$OUT/nodes/node-2.parquet,$OUT/nodes/node-3.parquet"
-echo "== 7. the audit trail"
+echo "== 7. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
+if command -v curl >/dev/null; then
+  curl -s "http://$HTTP_ADDR/metrics" | grep -E '^fedscore_(training_rounds_total|participants_connected|jobs\{|bytes_received_total)' | head -8 || true
+fi
+echo "== 8. the audit trail"
 "$BIN" audit verify "$OUT/coordinator.db.audit.jsonl"
 echo "== done; stopping the federation"

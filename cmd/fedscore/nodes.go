@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,6 +17,9 @@ import (
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/participant"
 	"github.com/fedscore/fedscore/secure/pki"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
@@ -47,6 +51,7 @@ func runCoordinator(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
 	storePath := fs.String("store", "fedscore.db", "job store file (bbolt); created if missing")
 	auditPath := fs.String("audit", "", "append-only audit log (JSON lines, hash-chained); default: beside the store")
+	httpAddr := fs.String("http", "", "serve /metrics (Prometheus) and the web console on this address, e.g. 127.0.0.1:9090")
 	cf := addConnFlags(fs)
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -73,7 +78,9 @@ func runCoordinator(args []string) error {
 	if cf.insecure {
 		log.Warn("running with --insecure: no TLS, no authentication, every caller may do everything")
 	}
-	co, err := coordinator.New(coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	co, err := coordinator.New(coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg})
 	if err != nil {
 		return err
 	}
@@ -112,6 +119,16 @@ func runCoordinator(args []string) error {
 		co.Close()
 		srv.GracefulStop()
 	}()
+	if *httpAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		hs, err := serveHTTP(*httpAddr, mux, log)
+		if err != nil {
+			co.Close()
+			return err
+		}
+		defer hs.Close()
+	}
 	log.Info("coordinator serving", "addr", lis.Addr().String(), "store", *storePath, "audit", *auditPath, "tls", !cf.insecure)
 	if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
@@ -125,6 +142,7 @@ func runParticipant(args []string) error {
 	data := fs.String("data", "", "local data file, .parquet or .csv (required)")
 	cf := addConnFlags(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,15 +169,42 @@ func runParticipant(args []string) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	node, err := participant.New(participant.Config{
 		ID: *id, Coordinator: addr, Data: *data, DialOptions: dialOpts, Log: log,
-		MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second,
+		MinBackoff: 200 * time.Millisecond, MaxBackoff: 10 * time.Second, Metrics: reg,
 	})
 	if err != nil {
 		return err
+	}
+	if *metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		hs, err := serveHTTP(*metricsAddr, mux, log)
+		if err != nil {
+			return err
+		}
+		defer hs.Close()
 	}
 	log.Info("participant starting", slog.String("id", *id), slog.String("data", *data), slog.Int("rows", node.Rows()), slog.String("coordinator", addr))
 	ctx, stop := signalContext()
 	defer stop()
 	return node.Run(ctx)
+}
+
+// serveHTTP serves h on addr in the background.
+func serveHTTP(addr string, h http.Handler, log *slog.Logger) (*http.Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("http serving", "addr", lis.Addr().String())
+	return hs, nil
 }

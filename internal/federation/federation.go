@@ -21,6 +21,7 @@ import (
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/participant"
 	"github.com/fedscore/fedscore/secure/pki"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -42,6 +43,8 @@ type Options struct {
 	Insecure bool
 	// Audit, if set, is the coordinator's audit log.
 	Audit *audit.Log
+	// Metrics, if set, registers the coordinator's Prometheus series.
+	Metrics prometheus.Registerer
 }
 
 // Federation is a running coordinator with its participants.
@@ -73,7 +76,7 @@ func Start(o Options) (*Federation, error) {
 	if o.Store == nil {
 		o.Store = store.NewMemory()
 	}
-	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit})
+	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit, Metrics: o.Metrics})
 	if err != nil {
 		return nil, err
 	}
