@@ -2,7 +2,8 @@
 GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 BIN := bin/fedscore
-FEDSCORE_DATASETS ?= $(abspath ../shared/datasets)
+# Real datasets live beside the project, never in it; tests that need them skip when absent.
+FEDSCORE_DATASETS ?= $(wildcard $(abspath ../shared/datasets))
 export FEDSCORE_DATASETS
 
 .PHONY: all build demo test lint proto bench fuzz faults clean
