@@ -298,7 +298,7 @@ func (co *Coordinator) handleParticipantMessage(id string, msg *fedscorepb.Parti
 	}
 	jr.post(round.Reply{
 		Participant: id, Seq: res.GetSeq(), Vector: res.GetContribution(), Err: res.GetError(),
-		Step: round.SecStep(res.GetSecaggStep()), Payload: res.GetSecagg(),
+		Step: round.SecStep(res.GetSecaggStep()), Payload: payload(res),
 	})
 }
 
@@ -586,4 +586,13 @@ func (co *Coordinator) ListParticipants(context.Context, *fedscorepb.ListPartici
 
 func stepLabel(s fedscorepb.SecAggStep) string {
 	return round.SecStep(s).String()
+}
+
+// payload is a reply's bytes: a secure-aggregation message, or a gather
+// collection's answer.
+func payload(res *fedscorepb.TaskResult) []byte {
+	if res.GetSecaggStep() != fedscorepb.SecAggStep_SEC_AGG_STEP_NONE {
+		return res.GetSecagg()
+	}
+	return res.GetGathered()
 }

@@ -282,7 +282,7 @@ func (jr *jobRun) finish() {
 func taskToProto(job *fedscorepb.Job, t round.Task) *fedscorepb.Task {
 	pt := &fedscorepb.Task{
 		JobId: job.GetId(), Seq: t.Seq, Round: uint32(t.Collection.Round), Kind: t.Collection.Kind,
-		Spec: job.GetSpec(), Params: t.Collection.Params, Plan: t.Collection.Plan,
+		Spec: job.GetSpec(), Params: t.Collection.Params, Plan: t.Collection.Plan, Gather: t.Collection.Gather,
 	}
 	if s := t.Secure; s != nil {
 		pt.SecaggStep = fedscorepb.SecAggStep(s.Step)
@@ -301,7 +301,7 @@ func collectionToProto(c *round.Collection) *fedscorepb.Collection {
 	if c == nil {
 		return nil
 	}
-	pc := &fedscorepb.Collection{Kind: c.Kind, Round: uint32(c.Round), Params: c.Params, Plan: c.Plan}
+	pc := &fedscorepb.Collection{Kind: c.Kind, Round: uint32(c.Round), Params: c.Params, Plan: c.Plan, Gather: c.Gather}
 	for _, s := range c.Segments {
 		pc.Segments = append(pc.Segments, &fedscorepb.Segment{Name: s.Name, Len: uint32(s.Len), Count: s.Count, Clip: s.Clip, FracBits: uint32(s.FracBits)})
 	}
@@ -312,7 +312,7 @@ func collectionFromProto(pc *fedscorepb.Collection) *round.Collection {
 	if pc == nil {
 		return nil
 	}
-	c := &round.Collection{Kind: pc.GetKind(), Round: int(pc.GetRound()), Params: pc.GetParams(), Plan: pc.GetPlan()}
+	c := &round.Collection{Kind: pc.GetKind(), Round: int(pc.GetRound()), Params: pc.GetParams(), Plan: pc.GetPlan(), Gather: pc.GetGather()}
 	for _, s := range pc.GetSegments() {
 		c.Segments = append(c.Segments, round.Segment{Name: s.GetName(), Len: int(s.GetLen()), Count: s.GetCount(), Clip: s.GetClip(), FracBits: uint(s.GetFracBits())})
 	}

@@ -210,9 +210,12 @@ func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 	log := n.log.With("job", t.GetJobId(), "round", t.GetRound(), "kind", t.GetKind(), "step", t.GetSecaggStep())
 	start := time.Now()
 	var err error
-	if t.GetSecaggStep() != fedscorepb.SecAggStep_SEC_AGG_STEP_NONE {
+	switch {
+	case t.GetSecaggStep() != fedscorepb.SecAggStep_SEC_AGG_STEP_NONE:
 		res.Secagg, err = n.secure(t)
-	} else {
+	case t.GetGather():
+		res.Gathered, err = n.gather(t)
+	default:
 		res.Contribution, err = n.compute(t)
 	}
 	step := round.SecStep(t.GetSecaggStep()).String()
@@ -226,6 +229,18 @@ func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 	n.tasks.WithLabelValues(t.GetKind(), step, "ok").Inc()
 	log.Debug("task done", "took", time.Since(start))
 	return res
+}
+
+func (n *Node) gather(t *fedscorepb.Task) ([]byte, error) {
+	p, err := n.job(t.GetJobId(), t.GetSpec())
+	if err != nil {
+		return nil, err
+	}
+	g, ok := p.(program.Gatherer)
+	if !ok {
+		return nil, fmt.Errorf("participant: model %q gathers nothing", t.GetSpec().GetModel())
+	}
+	return g.Gather(round.Collection{Kind: t.GetKind(), Round: int(t.GetRound()), Params: t.GetParams(), Plan: t.GetPlan(), Gather: true})
 }
 
 func (n *Node) compute(t *fedscorepb.Task) ([]float64, error) {

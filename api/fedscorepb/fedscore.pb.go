@@ -685,10 +685,13 @@ type Task struct {
 	// its round (the seq of the collection's first step), the cohort in
 	// protocol order, and the coordinator's message for this step (a roster,
 	// a share inbox or an unmasking request).
-	SecaggStep    SecAggStep `protobuf:"varint,8,opt,name=secagg_step,json=secaggStep,proto3,enum=fedscore.v1.SecAggStep" json:"secagg_step,omitempty"`
-	SecaggRound   uint64     `protobuf:"varint,9,opt,name=secagg_round,json=secaggRound,proto3" json:"secagg_round,omitempty"`
-	Cohort        []string   `protobuf:"bytes,10,rep,name=cohort,proto3" json:"cohort,omitempty"`
-	Secagg        []byte     `protobuf:"bytes,11,opt,name=secagg,proto3" json:"secagg,omitempty"`
+	SecaggStep  SecAggStep `protobuf:"varint,8,opt,name=secagg_step,json=secaggStep,proto3,enum=fedscore.v1.SecAggStep" json:"secagg_step,omitempty"`
+	SecaggRound uint64     `protobuf:"varint,9,opt,name=secagg_round,json=secaggRound,proto3" json:"secagg_round,omitempty"`
+	Cohort      []string   `protobuf:"bytes,10,rep,name=cohort,proto3" json:"cohort,omitempty"`
+	Secagg      []byte     `protobuf:"bytes,11,opt,name=secagg,proto3" json:"secagg,omitempty"`
+	// gather asks for metadata that is collected, not summed (sent in clear):
+	// the participant answers with TaskResult.gathered.
+	Gather        bool `protobuf:"varint,12,opt,name=gather,proto3" json:"gather,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,6 +803,13 @@ func (x *Task) GetSecagg() []byte {
 	return nil
 }
 
+func (x *Task) GetGather() bool {
+	if x != nil {
+		return x.Gather
+	}
+	return false
+}
+
 // TaskResult answers a Task. contribution is a vector whose only use at the
 // coordinator is to be summed with the other participants' vectors.
 type TaskResult struct {
@@ -813,7 +823,9 @@ type TaskResult struct {
 	Error      string     `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
 	SecaggStep SecAggStep `protobuf:"varint,6,opt,name=secagg_step,json=secaggStep,proto3,enum=fedscore.v1.SecAggStep" json:"secagg_step,omitempty"`
 	// The participant's secure-aggregation message for this step.
-	Secagg        []byte `protobuf:"bytes,7,opt,name=secagg,proto3" json:"secagg,omitempty"`
+	Secagg []byte `protobuf:"bytes,7,opt,name=secagg,proto3" json:"secagg,omitempty"`
+	// The participant's answer to a gather task.
+	Gathered      []byte `protobuf:"bytes,8,opt,name=gathered,proto3" json:"gathered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -893,6 +905,13 @@ func (x *TaskResult) GetSecaggStep() SecAggStep {
 func (x *TaskResult) GetSecagg() []byte {
 	if x != nil {
 		return x.Secagg
+	}
+	return nil
+}
+
+func (x *TaskResult) GetGathered() []byte {
+	if x != nil {
+		return x.Gathered
 	}
 	return nil
 }
@@ -1571,6 +1590,7 @@ type Collection struct {
 	Params        []float64              `protobuf:"fixed64,3,rep,packed,name=params,proto3" json:"params,omitempty"`
 	Plan          []byte                 `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
 	Segments      []*Segment             `protobuf:"bytes,5,rep,name=segments,proto3" json:"segments,omitempty"`
+	Gather        bool                   `protobuf:"varint,6,opt,name=gather,proto3" json:"gather,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1638,6 +1658,13 @@ func (x *Collection) GetSegments() []*Segment {
 		return x.Segments
 	}
 	return nil
+}
+
+func (x *Collection) GetGather() bool {
+	if x != nil {
+		return x.Gather
+	}
+	return false
 }
 
 type Segment struct {
@@ -2124,7 +2151,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\tjob_ended\x18\x03 \x01(\v2\x15.fedscore.v1.JobEndedH\x00R\bjobEndedB\x06\n" +
 	"\x04body\":\n" +
 	"\aWelcome\x12/\n" +
-	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xbc\x02\n" +
+	"\x13coordinator_version\x18\x01 \x01(\tR\x12coordinatorVersion\"\xd4\x02\n" +
 	"\x04Task\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x14\n" +
@@ -2138,7 +2165,8 @@ const file_fedscore_proto_rawDesc = "" +
 	"\fsecagg_round\x18\t \x01(\x04R\vsecaggRound\x12\x16\n" +
 	"\x06cohort\x18\n" +
 	" \x03(\tR\x06cohort\x12\x16\n" +
-	"\x06secagg\x18\v \x01(\fR\x06secagg\"\xd5\x01\n" +
+	"\x06secagg\x18\v \x01(\fR\x06secagg\x12\x16\n" +
+	"\x06gather\x18\f \x01(\bR\x06gather\"\xf1\x01\n" +
 	"\n" +
 	"TaskResult\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x10\n" +
@@ -2148,7 +2176,8 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x128\n" +
 	"\vsecagg_step\x18\x06 \x01(\x0e2\x17.fedscore.v1.SecAggStepR\n" +
 	"secaggStep\x12\x16\n" +
-	"\x06secagg\x18\a \x01(\fR\x06secagg\"f\n" +
+	"\x06secagg\x18\a \x01(\fR\x06secagg\x12\x1a\n" +
+	"\bgathered\x18\b \x01(\fR\bgathered\"f\n" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
@@ -2213,14 +2242,15 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
 	"\aattempt\x18\x03 \x01(\rR\aattempt\x121\n" +
 	"\acurrent\x18\x04 \x01(\v2\x17.fedscore.v1.CollectionR\acurrent\x12#\n" +
-	"\rprogram_state\x18\x05 \x01(\fR\fprogramState\"\x94\x01\n" +
+	"\rprogram_state\x18\x05 \x01(\fR\fprogramState\"\xac\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05round\x18\x02 \x01(\rR\x05round\x12\x16\n" +
 	"\x06params\x18\x03 \x03(\x01R\x06params\x12\x12\n" +
 	"\x04plan\x18\x04 \x01(\fR\x04plan\x120\n" +
-	"\bsegments\x18\x05 \x03(\v2\x14.fedscore.v1.SegmentR\bsegments\"v\n" +
+	"\bsegments\x18\x05 \x03(\v2\x14.fedscore.v1.SegmentR\bsegments\x12\x16\n" +
+	"\x06gather\x18\x06 \x01(\bR\x06gather\"v\n" +
 	"\aSegment\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03len\x18\x02 \x01(\rR\x03len\x12\x14\n" +

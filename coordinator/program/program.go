@@ -62,6 +62,12 @@ type Participant interface {
 	Contribute(c round.Collection) ([]float64, error)
 }
 
+// Gatherer is a Participant with collections of metadata that are
+// gathered, not summed.
+type Gatherer interface {
+	Gather(c round.Collection) ([]byte, error)
+}
+
 // NewParticipant prepares a node's data for a job.
 func NewParticipant(id, source string, t *datasets.Table, spec *fedscorepb.JobSpec) (Participant, error) {
 	switch spec.GetModel() {

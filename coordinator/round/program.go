@@ -32,6 +32,12 @@ type Collection struct {
 	Plan []byte
 	// Segments lay out the contribution; their lengths sum to its length.
 	Segments []Segment
+	// Gather marks a collection of metadata that cannot be summed (the
+	// category names each participant holds, say): every participant
+	// answers with bytes, in clear even in a secure job, and the program
+	// gets them all. Programs use it only for what the README's security
+	// model lists as revealed.
+	Gather bool
 }
 
 // Len is the length of a contribution to c.
@@ -75,6 +81,9 @@ type Outcome struct {
 	Sum []float64
 	// Contributors and Dropped partition the cohort.
 	Contributors, Dropped []string
+	// Gathered holds a Gather collection's answers, sorted by content so
+	// that their order says nothing about who sent which.
+	Gathered [][]byte
 }
 
 // Record is the outcome of one training round, as the API reports it.

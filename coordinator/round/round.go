@@ -15,6 +15,7 @@
 package round
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -186,6 +187,7 @@ type Machine struct {
 	cohort   []string
 	answered map[string][]float64
 	failed   map[string]string
+	gathered map[string][]byte
 	sec      *secState // the secure protocol of the current collection
 
 	ready Ready
@@ -317,6 +319,16 @@ func (m *Machine) reply(r Reply) error {
 	if r.Step != None {
 		return fmt.Errorf("participant %s, seq %d: %s reply to a plain collection: %w", r.Participant, r.Seq, r.Step, ErrStaleRound)
 	}
+	if m.current.Gather {
+		if r.Err != "" {
+			m.failed[r.Participant] = r.Err
+		} else {
+			m.gathered[r.Participant] = slices.Clone(r.Payload)
+			m.answered[r.Participant] = []float64{}
+		}
+		m.maybeClose()
+		return nil
+	}
 	if m.answered[r.Participant] != nil || m.failed[r.Participant] != "" {
 		return fmt.Errorf("participant %s, seq %d: %w", r.Participant, r.Seq, ErrDuplicate)
 	}
@@ -368,8 +380,9 @@ func (m *Machine) start(c Collection) {
 	m.cohort = cohort
 	m.answered = map[string][]float64{}
 	m.failed = map[string]string{}
+	m.gathered = map[string][]byte{}
 	m.sec = nil
-	if m.cfg.Secure != nil {
+	if m.cfg.Secure != nil && !c.Gather {
 		if err := m.startSecure(c, cohort); err != nil {
 			m.finish(Failed, fmt.Sprintf("%s (round %d): secure aggregation: %v", c.Kind, c.Round, err))
 		}
@@ -414,7 +427,15 @@ func (m *Machine) closeWith(c Collection, sum []float64, contributors []string) 
 		}
 	}
 	m.attempt = 0
-	next, err := m.cfg.Program.Close(c, Outcome{Sum: sum, Contributors: contributors, Dropped: dropped})
+	var gathered [][]byte
+	if c.Gather {
+		for _, id := range contributors {
+			gathered = append(gathered, m.gathered[id])
+		}
+		slices.SortFunc(gathered, bytes.Compare)
+		sum = nil
+	}
+	next, err := m.cfg.Program.Close(c, Outcome{Sum: sum, Contributors: contributors, Dropped: dropped, Gathered: gathered})
 	switch {
 	case err != nil:
 		m.finish(Failed, fmt.Sprintf("%s (round %d): %v", c.Kind, c.Round, err))
@@ -427,7 +448,7 @@ func (m *Machine) closeWith(c Collection, sum []float64, contributors []string) 
 
 func (m *Machine) finish(p Phase, reason string) {
 	m.phase, m.err = p, reason
-	m.cohort, m.answered, m.failed, m.sec = nil, nil, nil, nil
+	m.cohort, m.answered, m.failed, m.gathered, m.sec = nil, nil, nil, nil, nil
 	m.ready.Persist = true
 	m.ready.Timer = nil
 	m.ready.Tasks = nil

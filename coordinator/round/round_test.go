@@ -404,3 +404,55 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// gatherProgram asks once for metadata, then sums once.
+type gatherProgram struct {
+	sumProgram
+	got [][]byte
+}
+
+func (p *gatherProgram) Start() (Collection, error) {
+	return Collection{Kind: "names", Gather: true}, nil
+}
+
+func (p *gatherProgram) Close(c Collection, o Outcome) (*Collection, error) {
+	if c.Gather {
+		p.got = o.Gathered
+		next := Collection{Kind: "k", Round: 1, Segments: []Segment{{Name: "v", Len: 1}}}
+		return &next, nil
+	}
+	return nil, nil
+}
+
+// A gather collection hands the program every answer, ordered by content,
+// and works in secure jobs too (in clear, by design).
+func TestGatherCollection(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		prog := &gatherProgram{}
+		cfg := Config{Job: "j", MinParticipants: 2, PhaseTimeout: time.Minute, MaxAttempts: 1, Program: prog}
+		if secure {
+			cfg.Secure = &SecureConfig{}
+		}
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Step(Join{Participant: "b"})
+		m.Step(Join{Participant: "a"})
+		seq := m.Ready().Tasks[0].Seq
+		m.Advance(m.Ready())
+		if err := m.Step(Reply{Participant: "b", Seq: seq, Payload: []byte("zeta")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Step(Reply{Participant: "a", Seq: seq, Payload: []byte("alpha")}); err != nil {
+			t.Fatal(err)
+		}
+		if len(prog.got) != 2 || string(prog.got[0]) != "alpha" || string(prog.got[1]) != "zeta" {
+			t.Fatalf("secure=%v: gathered %q", secure, prog.got)
+		}
+		rd := m.Ready()
+		if len(rd.Tasks) != 2 || (rd.Tasks[0].Secure != nil) != secure {
+			t.Fatalf("secure=%v: next collection tasks %+v", secure, rd.Tasks)
+		}
+	}
+}
