@@ -79,6 +79,20 @@ func TestTaiwanByEducation(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("federated %.4f pooled %.4f", res.Federated.AUC, res.Pooled.AUC)
+	if !res.SecureAgg {
+		t.Fatal("simulate ran without secure aggregation by default")
+	}
+	// The same job with secure aggregation off reaches the same AUC.
+	plain, err := Experiment{
+		Table: table, Source: path, Label: "default_payment_next_month", ID: "ID",
+		Split: "EDUCATION", Participants: 5, Holdout: 0.2, Seed: 1, Spec: &fedscorepb.JobSpec{Rounds: 20, PlainAggregation: true},
+	}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(plain.Federated.AUC - res.Federated.AUC); d > 0.001 {
+		t.Fatalf("secure %.5f vs plain %.5f differ by %.5f > 0.001", res.Federated.AUC, plain.Federated.AUC, d)
+	}
 	if res.Pooled.AUC < 0.71 {
 		t.Fatalf("pooled AUC %.4f < 0.71", res.Pooled.AUC)
 	}
