@@ -1,0 +1,272 @@
+package models
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/fedscore/fedscore/datasets"
+	"github.com/fedscore/fedscore/features"
+)
+
+// ScorecardVersion is the version of the Scorecard layout.
+const ScorecardVersion = 1
+
+// Scorecard defaults: 600 points at good:bad odds of 50:1, and 20 points
+// to double the odds.
+const (
+	DefaultBaseScore = 600
+	DefaultBaseOdds  = 50
+	DefaultPDO       = 20
+)
+
+// ScorecardConfig scales a scorecard. Zero fields take the defaults.
+type ScorecardConfig struct {
+	BaseScore float64 `json:"base_score"` // score at BaseOdds
+	BaseOdds  float64 `json:"base_odds"`  // good:bad odds at BaseScore
+	PDO       float64 `json:"pdo"`        // points to double the odds
+}
+
+func (c ScorecardConfig) withDefaults() (ScorecardConfig, error) {
+	if c.BaseScore == 0 {
+		c.BaseScore = DefaultBaseScore
+	}
+	if c.BaseOdds == 0 {
+		c.BaseOdds = DefaultBaseOdds
+	}
+	if c.PDO == 0 {
+		c.PDO = DefaultPDO
+	}
+	if !finite(c.BaseScore) || !(c.BaseOdds > 0) || !finite(c.BaseOdds) || !(c.PDO > 0) || !finite(c.PDO) {
+		return c, fmt.Errorf("models: scorecard scaling %+v: need a finite base score and positive finite odds and PDO", c)
+	}
+	return c, nil
+}
+
+// Scorecard turns a logistic regression on WOE inputs into points per bin.
+// It is plain data (JSON) and holds its binning Pipeline, so a participant
+// can score raw tables with it alone.
+//
+// With Factor = PDO/ln 2 and Offset = BaseScore - Factor·ln(BaseOdds), the
+// score of a row is Offset + Factor·ln(odds of good) = Offset - Factor·z,
+// where z = b + Σ_j w_j·WOE_j is the model's log-odds of the event (bad).
+// It is split into points per feature and bin,
+//
+//	points_{j,bin} = -Factor·w_j·WOE_{j,bin} + (Offset - Factor·b)/d,
+//
+// over the d selected features, so a row's score is the sum of its bins'
+// points and higher scores mean lower risk.
+type Scorecard struct {
+	Version   int                `json:"version"`
+	BaseScore float64            `json:"base_score"`
+	BaseOdds  float64            `json:"base_odds"`
+	PDO       float64            `json:"pdo"`
+	Factor    float64            `json:"factor"`
+	Offset    float64            `json:"offset"`
+	Intercept float64            `json:"intercept"`
+	Features  []ScorecardFeature `json:"features"`
+	Pipeline  *features.Pipeline `json:"pipeline"`
+}
+
+// ScorecardFeature holds one feature's points.
+type ScorecardFeature struct {
+	Name string `json:"name"`
+	// Index is the feature's position in Pipeline.Features.
+	Index  int     `json:"index"`
+	Weight float64 `json:"weight"`
+	// Points per bin of the pipeline feature, in its bin order.
+	Points []float64 `json:"points"`
+	// Best is the most points any bin with training rows gives: reason
+	// codes measure points lost against it.
+	Best float64 `json:"best"`
+}
+
+// NewScorecard builds the scorecard of model m trained on the WOE output
+// of p (m's weights in p's column order).
+func NewScorecard(p *features.Pipeline, m *Logistic, c ScorecardConfig) (*Scorecard, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Encoding != features.WOE {
+		return nil, fmt.Errorf("models: scorecard needs a WOE pipeline, have %q", p.Encoding)
+	}
+	if m == nil || m.Dim() != p.NumColumns() {
+		return nil, fmt.Errorf("models: scorecard: model and pipeline disagree on the number of inputs")
+	}
+	if _, err := checkParams(m.Params()); err != nil {
+		return nil, err
+	}
+	sel := p.Selected()
+	if len(sel) == 0 {
+		return nil, errors.New("models: scorecard: no selected features")
+	}
+	s := &Scorecard{
+		Version: ScorecardVersion, BaseScore: c.BaseScore, BaseOdds: c.BaseOdds, PDO: c.PDO,
+		Factor: c.PDO / math.Ln2, Intercept: m.Intercept, Pipeline: p,
+	}
+	s.Offset = c.BaseScore - s.Factor*math.Log(c.BaseOdds)
+	share := (s.Offset - s.Factor*m.Intercept) / float64(len(sel))
+	for _, j := range sel {
+		f := &p.Features[j]
+		w := m.Weights[f.Column]
+		sf := ScorecardFeature{Name: f.Name, Index: j, Weight: w, Points: make([]float64, len(f.Bins)), Best: math.Inf(-1)}
+		for b, bin := range f.Bins {
+			sf.Points[b] = -s.Factor*w*bin.WOE + share
+			if bin.Total() > 0 {
+				sf.Best = max(sf.Best, sf.Points[b])
+			}
+		}
+		if math.IsInf(sf.Best, -1) { // no bin has rows: cannot happen after FitPipeline
+			sf.Best = share
+		}
+		s.Features = append(s.Features, sf)
+	}
+	return s, s.Validate()
+}
+
+func checkParams(p []float64) (int, error) {
+	for i, v := range p {
+		if !finite(v) {
+			return i, fmt.Errorf("models: parameter %d is %v", i, v)
+		}
+	}
+	return 0, nil
+}
+
+// Validate checks a Scorecard decoded from elsewhere: version, scaling,
+// its pipeline, and finite points for every bin of each referenced feature.
+func (s *Scorecard) Validate() error {
+	if s == nil {
+		return errors.New("models: nil scorecard")
+	}
+	if s.Version != ScorecardVersion {
+		return fmt.Errorf("models: scorecard version %d, want %d", s.Version, ScorecardVersion)
+	}
+	if !finite(s.Factor) || !finite(s.Offset) || !finite(s.Intercept) {
+		return errors.New("models: scorecard scaling is not finite")
+	}
+	if err := s.Pipeline.Validate(); err != nil {
+		return err
+	}
+	for _, f := range s.Features {
+		if f.Index < 0 || f.Index >= len(s.Pipeline.Features) || s.Pipeline.Features[f.Index].Name != f.Name {
+			return fmt.Errorf("models: scorecard feature %q is not in its pipeline", f.Name)
+		}
+		if len(f.Points) != len(s.Pipeline.Features[f.Index].Bins) {
+			return fmt.Errorf("models: scorecard feature %q has %d points for %d bins", f.Name, len(f.Points), len(s.Pipeline.Features[f.Index].Bins))
+		}
+		for _, v := range f.Points {
+			if !finite(v) {
+				return fmt.Errorf("models: scorecard feature %q has points %v", f.Name, v)
+			}
+		}
+		if !finite(f.Best) || !finite(f.Weight) {
+			return fmt.Errorf("models: scorecard feature %q is not finite", f.Name)
+		}
+	}
+	return nil
+}
+
+// PD returns the probability of the event (default) at a score.
+func (s *Scorecard) PD(score float64) float64 {
+	return sigmoid((s.Offset - score) / s.Factor)
+}
+
+// ScoreOf returns the score at an event probability, the inverse of PD.
+func (s *Scorecard) ScoreOf(pd float64) float64 {
+	return s.Offset - s.Factor*math.Log(pd/(1-pd))
+}
+
+// Reason is one reason code: a feature whose bin cost points against the
+// feature's best bin.
+type Reason struct {
+	Feature string  `json:"feature"`
+	Bin     string  `json:"bin"`
+	Points  float64 `json:"points"`
+	Lost    float64 `json:"lost"`
+}
+
+// Scored is a scored row.
+type Scored struct {
+	Score   float64  `json:"score"`
+	PD      float64  `json:"pd"`
+	Reasons []Reason `json:"reasons,omitempty"`
+}
+
+// Score scores every row of t: its points, its PD, and up to reasons
+// reason codes, the features that lost the most points against their best
+// bin, largest loss first (ties in feature order). A feature at its best
+// bin is never a reason. Missing values and unseen categories score as the
+// pipeline assigns them (missing bin, "other" bin).
+func (s *Scorecard) Score(t *datasets.Table, reasons int) ([]Scored, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := s.Pipeline.Prepare(t)
+	if err != nil {
+		return nil, err
+	}
+	n := t.Rows()
+	bins := make([][]int, len(s.Features))
+	for q, f := range s.Features {
+		b, err := s.Pipeline.AssignFeature(t, f.Index)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) != n {
+			return nil, fmt.Errorf("models: scorecard: column %q has %d rows, table %d", f.Name, len(b), n)
+		}
+		bins[q] = b
+	}
+	out := make([]Scored, n)
+	row := make([]int, len(s.Features))
+	for i := range out {
+		for q := range s.Features {
+			row[q] = bins[q][i]
+		}
+		out[i] = s.scoreBins(row, reasons)
+	}
+	return out, nil
+}
+
+// ScoreBins scores one row given its bin in each scorecard feature, in
+// Features order.
+func (s *Scorecard) ScoreBins(bins []int, reasons int) (Scored, error) {
+	if len(bins) != len(s.Features) {
+		return Scored{}, fmt.Errorf("models: scorecard: %d bins for %d features", len(bins), len(s.Features))
+	}
+	for q, b := range bins {
+		if b < 0 || b >= len(s.Features[q].Points) {
+			return Scored{}, fmt.Errorf("models: scorecard: bin %d out of range for %q", b, s.Features[q].Name)
+		}
+	}
+	return s.scoreBins(bins, reasons), nil
+}
+
+func (s *Scorecard) scoreBins(bins []int, reasons int) Scored {
+	var sc Scored
+	var rs []Reason
+	for q, b := range bins {
+		f := &s.Features[q]
+		pts := f.Points[b]
+		sc.Score += pts
+		if reasons > 0 {
+			if lost := f.Best - pts; lost > 0 {
+				label := s.Pipeline.Features[f.Index].Bins[b].Label
+				rs = append(rs, Reason{Feature: f.Name, Bin: label, Points: pts, Lost: lost})
+			}
+		}
+	}
+	sc.PD = s.PD(sc.Score)
+	if len(rs) > 0 {
+		slices.SortStableFunc(rs, func(a, b Reason) int { return cmp.Compare(b.Lost, a.Lost) })
+		sc.Reasons = rs[:min(reasons, len(rs))]
+	}
+	return sc
+}
