@@ -323,7 +323,8 @@ func metricsToProto(m *round.Metrics) *fedscorepb.Metrics {
 	if m == nil {
 		return nil
 	}
-	return &fedscorepb.Metrics{Auc: m.AUC, Ks: m.KS, Logloss: m.LogLoss, Examples: uint64(m.Examples), Positives: uint64(m.Positives)}
+	return &fedscorepb.Metrics{Auc: m.AUC, Ks: m.KS, Logloss: m.LogLoss, Examples: uint64(m.Examples), Positives: uint64(m.Positives),
+		Gini: m.Gini, Brier: m.Brier, Accuracy: m.Accuracy, MacroF1: m.MacroF1}
 }
 
 func recordsToProto(h []round.Record) []*fedscorepb.RoundMetrics {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
 	"github.com/fedscore/fedscore/secure/secagg"
 )
@@ -76,11 +77,17 @@ func (n *Node) advertise(t *fedscorepb.Task) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	segs, err := p.Segments(t.GetKind())
+	c := round.Collection{Kind: t.GetKind(), Round: int(t.GetRound()), Params: t.GetParams(), Plan: t.GetPlan()}
+	var segs []round.Segment
+	if ps, ok := p.(program.PlannedSegments); ok {
+		segs, err = ps.SegmentsFor(c)
+	} else {
+		segs, err = p.Segments(t.GetKind())
+	}
 	if err != nil {
 		return nil, err
 	}
-	v, err := p.Contribute(round.Collection{Kind: t.GetKind(), Round: int(t.GetRound()), Params: t.GetParams(), Plan: t.GetPlan()})
+	v, err := p.Contribute(c)
 	if err != nil {
 		return nil, err
 	}

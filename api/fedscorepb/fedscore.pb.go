@@ -1010,7 +1010,30 @@ type JobSpec struct {
 	PlainAggregation bool `protobuf:"varint,20,opt,name=plain_aggregation,json=plainAggregation,proto3" json:"plain_aggregation,omitempty"`
 	// bench_dim is the vector length of the "bench-sum" model, which only
 	// sums synthetic vectors to measure aggregation (fedscore bench secagg).
-	BenchDim      uint32 `protobuf:"varint,21,opt,name=bench_dim,json=benchDim,proto3" json:"bench_dim,omitempty"`
+	BenchDim uint32 `protobuf:"varint,21,opt,name=bench_dim,json=benchDim,proto3" json:"bench_dim,omitempty"`
+	// Binned models ("scorecard", "softmax"):
+	// positive_label is the label value meaning the event, for a String label
+	// ("yes"); empty means the label is 0/1.
+	PositiveLabel string `protobuf:"bytes,22,opt,name=positive_label,json=positiveLabel,proto3" json:"positive_label,omitempty"`
+	// classes is the number of classes of a softmax label (0..classes-1).
+	Classes uint32 `protobuf:"varint,23,opt,name=classes,proto3" json:"classes,omitempty"`
+	// categorical lists Int columns to bin by value; String columns always are.
+	Categorical []string `protobuf:"bytes,24,rep,name=categorical,proto3" json:"categorical,omitempty"`
+	// pipeline_config and bin_config are JSON of features.PipelineConfig
+	// (derived features, monotone merging, IV selection, smoothing) and
+	// features.BinConfig (bins, tolerance, counting rounds).
+	PipelineConfig []byte `protobuf:"bytes,25,opt,name=pipeline_config,json=pipelineConfig,proto3" json:"pipeline_config,omitempty"`
+	BinConfig      []byte `protobuf:"bytes,26,opt,name=bin_config,json=binConfig,proto3" json:"bin_config,omitempty"`
+	// Scorecard scaling: base_score points at base_odds good:bad odds, and
+	// pdo points to double the odds (defaults 600, 50, 20).
+	BaseScore float64 `protobuf:"fixed64,27,opt,name=base_score,json=baseScore,proto3" json:"base_score,omitempty"`
+	BaseOdds  float64 `protobuf:"fixed64,28,opt,name=base_odds,json=baseOdds,proto3" json:"base_odds,omitempty"`
+	Pdo       float64 `protobuf:"fixed64,29,opt,name=pdo,proto3" json:"pdo,omitempty"`
+	// tiers is how many score-band tiers to cut (default 5); propensity puts
+	// the highest probabilities in tier A (marketing) rather than the lowest
+	// (credit risk).
+	Tiers         uint32 `protobuf:"varint,30,opt,name=tiers,proto3" json:"tiers,omitempty"`
+	Propensity    bool   `protobuf:"varint,31,opt,name=propensity,proto3" json:"propensity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1192,6 +1215,76 @@ func (x *JobSpec) GetBenchDim() uint32 {
 	return 0
 }
 
+func (x *JobSpec) GetPositiveLabel() string {
+	if x != nil {
+		return x.PositiveLabel
+	}
+	return ""
+}
+
+func (x *JobSpec) GetClasses() uint32 {
+	if x != nil {
+		return x.Classes
+	}
+	return 0
+}
+
+func (x *JobSpec) GetCategorical() []string {
+	if x != nil {
+		return x.Categorical
+	}
+	return nil
+}
+
+func (x *JobSpec) GetPipelineConfig() []byte {
+	if x != nil {
+		return x.PipelineConfig
+	}
+	return nil
+}
+
+func (x *JobSpec) GetBinConfig() []byte {
+	if x != nil {
+		return x.BinConfig
+	}
+	return nil
+}
+
+func (x *JobSpec) GetBaseScore() float64 {
+	if x != nil {
+		return x.BaseScore
+	}
+	return 0
+}
+
+func (x *JobSpec) GetBaseOdds() float64 {
+	if x != nil {
+		return x.BaseOdds
+	}
+	return 0
+}
+
+func (x *JobSpec) GetPdo() float64 {
+	if x != nil {
+		return x.Pdo
+	}
+	return 0
+}
+
+func (x *JobSpec) GetTiers() uint32 {
+	if x != nil {
+		return x.Tiers
+	}
+	return 0
+}
+
+func (x *JobSpec) GetPropensity() bool {
+	if x != nil {
+		return x.Propensity
+	}
+	return false
+}
+
 type Standardizer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Mean          []float64              `protobuf:"fixed64,1,rep,packed,name=mean,proto3" json:"mean,omitempty"`
@@ -1251,6 +1344,10 @@ type Metrics struct {
 	Logloss       float64                `protobuf:"fixed64,3,opt,name=logloss,proto3" json:"logloss,omitempty"`
 	Examples      uint64                 `protobuf:"varint,4,opt,name=examples,proto3" json:"examples,omitempty"`
 	Positives     uint64                 `protobuf:"varint,5,opt,name=positives,proto3" json:"positives,omitempty"`
+	Gini          float64                `protobuf:"fixed64,6,opt,name=gini,proto3" json:"gini,omitempty"`
+	Brier         float64                `protobuf:"fixed64,7,opt,name=brier,proto3" json:"brier,omitempty"`
+	Accuracy      float64                `protobuf:"fixed64,8,opt,name=accuracy,proto3" json:"accuracy,omitempty"`
+	MacroF1       float64                `protobuf:"fixed64,9,opt,name=macro_f1,json=macroF1,proto3" json:"macro_f1,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1316,6 +1413,34 @@ func (x *Metrics) GetExamples() uint64 {
 func (x *Metrics) GetPositives() uint64 {
 	if x != nil {
 		return x.Positives
+	}
+	return 0
+}
+
+func (x *Metrics) GetGini() float64 {
+	if x != nil {
+		return x.Gini
+	}
+	return 0
+}
+
+func (x *Metrics) GetBrier() float64 {
+	if x != nil {
+		return x.Brier
+	}
+	return 0
+}
+
+func (x *Metrics) GetAccuracy() float64 {
+	if x != nil {
+		return x.Accuracy
+	}
+	return 0
+}
+
+func (x *Metrics) GetMacroF1() float64 {
+	if x != nil {
+		return x.MacroF1
 	}
 	return 0
 }
@@ -1407,15 +1532,23 @@ func (x *RoundMetrics) GetValidation() *Metrics {
 }
 
 type Model struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
-	Features      []string               `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty"`
-	Weights       []float64              `protobuf:"fixed64,4,rep,packed,name=weights,proto3" json:"weights,omitempty"`
-	Intercept     float64                `protobuf:"fixed64,5,opt,name=intercept,proto3" json:"intercept,omitempty"`
-	Scaler        *Standardizer          `protobuf:"bytes,6,opt,name=scaler,proto3" json:"scaler,omitempty"`
-	Validation    *Metrics               `protobuf:"bytes,7,opt,name=validation,proto3" json:"validation,omitempty"`
-	Rounds        uint32                 `protobuf:"varint,8,opt,name=rounds,proto3" json:"rounds,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	JobId      string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Kind       string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Features   []string               `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty"`
+	Weights    []float64              `protobuf:"fixed64,4,rep,packed,name=weights,proto3" json:"weights,omitempty"`
+	Intercept  float64                `protobuf:"fixed64,5,opt,name=intercept,proto3" json:"intercept,omitempty"`
+	Scaler     *Standardizer          `protobuf:"bytes,6,opt,name=scaler,proto3" json:"scaler,omitempty"`
+	Validation *Metrics               `protobuf:"bytes,7,opt,name=validation,proto3" json:"validation,omitempty"`
+	Rounds     uint32                 `protobuf:"varint,8,opt,name=rounds,proto3" json:"rounds,omitempty"`
+	// Binned models: the fitted pipeline, the scorecard and the tiers (JSON of
+	// features.Pipeline, models.Scorecard, models.Tiering), all parameters
+	// (a softmax model's K·(d+1)), and the number of classes.
+	Pipeline      []byte    `protobuf:"bytes,9,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	Scorecard     []byte    `protobuf:"bytes,10,opt,name=scorecard,proto3" json:"scorecard,omitempty"`
+	Tiers         []byte    `protobuf:"bytes,11,opt,name=tiers,proto3" json:"tiers,omitempty"`
+	Params        []float64 `protobuf:"fixed64,12,rep,packed,name=params,proto3" json:"params,omitempty"`
+	Classes       uint32    `protobuf:"varint,13,opt,name=classes,proto3" json:"classes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1502,6 +1635,41 @@ func (x *Model) GetValidation() *Metrics {
 func (x *Model) GetRounds() uint32 {
 	if x != nil {
 		return x.Rounds
+	}
+	return 0
+}
+
+func (x *Model) GetPipeline() []byte {
+	if x != nil {
+		return x.Pipeline
+	}
+	return nil
+}
+
+func (x *Model) GetScorecard() []byte {
+	if x != nil {
+		return x.Scorecard
+	}
+	return nil
+}
+
+func (x *Model) GetTiers() []byte {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+func (x *Model) GetParams() []float64 {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *Model) GetClasses() uint32 {
+	if x != nil {
+		return x.Classes
 	}
 	return 0
 }
@@ -2181,7 +2349,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x8f\x05\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xbe\a\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
@@ -2205,16 +2373,34 @@ const file_fedscore_proto_rawDesc = "" +
 	"\fmax_attempts\x18\x12 \x01(\rR\vmaxAttempts\x12\x12\n" +
 	"\x04seed\x18\x13 \x01(\x04R\x04seed\x12+\n" +
 	"\x11plain_aggregation\x18\x14 \x01(\bR\x10plainAggregation\x12\x1b\n" +
-	"\tbench_dim\x18\x15 \x01(\rR\bbenchDim\"4\n" +
+	"\tbench_dim\x18\x15 \x01(\rR\bbenchDim\x12%\n" +
+	"\x0epositive_label\x18\x16 \x01(\tR\rpositiveLabel\x12\x18\n" +
+	"\aclasses\x18\x17 \x01(\rR\aclasses\x12 \n" +
+	"\vcategorical\x18\x18 \x03(\tR\vcategorical\x12'\n" +
+	"\x0fpipeline_config\x18\x19 \x01(\fR\x0epipelineConfig\x12\x1d\n" +
+	"\n" +
+	"bin_config\x18\x1a \x01(\fR\tbinConfig\x12\x1d\n" +
+	"\n" +
+	"base_score\x18\x1b \x01(\x01R\tbaseScore\x12\x1b\n" +
+	"\tbase_odds\x18\x1c \x01(\x01R\bbaseOdds\x12\x10\n" +
+	"\x03pdo\x18\x1d \x01(\x01R\x03pdo\x12\x14\n" +
+	"\x05tiers\x18\x1e \x01(\rR\x05tiers\x12\x1e\n" +
+	"\n" +
+	"propensity\x18\x1f \x01(\bR\n" +
+	"propensity\"4\n" +
 	"\fStandardizer\x12\x12\n" +
 	"\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x10\n" +
-	"\x03std\x18\x02 \x03(\x01R\x03std\"\x7f\n" +
+	"\x03std\x18\x02 \x03(\x01R\x03std\"\xe0\x01\n" +
 	"\aMetrics\x12\x10\n" +
 	"\x03auc\x18\x01 \x01(\x01R\x03auc\x12\x0e\n" +
 	"\x02ks\x18\x02 \x01(\x01R\x02ks\x12\x18\n" +
 	"\alogloss\x18\x03 \x01(\x01R\alogloss\x12\x1a\n" +
 	"\bexamples\x18\x04 \x01(\x04R\bexamples\x12\x1c\n" +
-	"\tpositives\x18\x05 \x01(\x04R\tpositives\"\xd3\x01\n" +
+	"\tpositives\x18\x05 \x01(\x04R\tpositives\x12\x12\n" +
+	"\x04gini\x18\x06 \x01(\x01R\x04gini\x12\x14\n" +
+	"\x05brier\x18\a \x01(\x01R\x05brier\x12\x1a\n" +
+	"\baccuracy\x18\b \x01(\x01R\baccuracy\x12\x19\n" +
+	"\bmacro_f1\x18\t \x01(\x01R\amacroF1\"\xd3\x01\n" +
 	"\fRoundMetrics\x12\x14\n" +
 	"\x05round\x18\x01 \x01(\rR\x05round\x12\"\n" +
 	"\fparticipants\x18\x02 \x03(\tR\fparticipants\x12\x18\n" +
@@ -2224,7 +2410,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"train_loss\x18\x05 \x01(\x01R\ttrainLoss\x124\n" +
 	"\n" +
 	"validation\x18\x06 \x01(\v2\x14.fedscore.v1.MetricsR\n" +
-	"validation\"\x87\x02\n" +
+	"validation\"\x89\x03\n" +
 	"\x05Model\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -2235,7 +2421,13 @@ const file_fedscore_proto_rawDesc = "" +
 	"\n" +
 	"validation\x18\a \x01(\v2\x14.fedscore.v1.MetricsR\n" +
 	"validation\x12\x16\n" +
-	"\x06rounds\x18\b \x01(\rR\x06rounds\"\xa6\x01\n" +
+	"\x06rounds\x18\b \x01(\rR\x06rounds\x12\x1a\n" +
+	"\bpipeline\x18\t \x01(\fR\bpipeline\x12\x1c\n" +
+	"\tscorecard\x18\n" +
+	" \x01(\fR\tscorecard\x12\x14\n" +
+	"\x05tiers\x18\v \x01(\fR\x05tiers\x12\x16\n" +
+	"\x06params\x18\f \x03(\x01R\x06params\x12\x18\n" +
+	"\aclasses\x18\r \x01(\rR\aclasses\"\xa6\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x10\n" +

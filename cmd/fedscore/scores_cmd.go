@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -92,6 +93,9 @@ func scoresServe(args []string) error {
 	log, err := newLogger(*logLevel)
 	if err != nil {
 		return err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(scores.ServeGCPercent)
 	}
 	st, err := scores.Open(*storePath, &scores.Options{Log: log})
 	if err != nil {

@@ -258,7 +258,7 @@ func newLogisticParticipant(id, source string, t *datasets.Table, spec *fedscore
 	if _, err := schema.Frame(t, source); err != nil {
 		return nil, err
 	}
-	train, val, err := datasets.StratifiedHoldout(t, spec.GetLabel(), spec.GetValidationFraction(), int64(participantSeed(spec, id)))
+	train, val, err := LocalSplit(spec, id, t)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +272,14 @@ func newLogisticParticipant(id, source string, t *datasets.Table, spec *fedscore
 		}
 	}
 	return p, nil
+}
+
+// LocalSplit is how participant id divides its table into the rows it
+// trains on and the rows it validates the global model on: seeded by the
+// job and the participant, stratified on the label. Baselines that train
+// "on the same rows, pooled" use it too.
+func LocalSplit(spec *fedscorepb.JobSpec, id string, t *datasets.Table) (train, val *datasets.Table, err error) {
+	return datasets.StratifiedHoldout(t, spec.GetLabel(), spec.GetValidationFraction(), int64(participantSeed(spec, id)))
 }
 
 func participantSeed(spec *fedscorepb.JobSpec, id string) uint64 {

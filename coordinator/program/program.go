@@ -49,6 +49,8 @@ func New(spec *fedscorepb.JobSpec, state []byte) (round.Program, error) {
 		return NewLogistic(spec, state)
 	case ModelBenchSum:
 		return newBenchSum(spec, state)
+	case ModelScorecard, ModelSoftmax:
+		return NewBinned(spec, state)
 	}
 	return nil, fmt.Errorf("program: model %q is not supported", spec.GetModel())
 }
@@ -60,6 +62,12 @@ type Participant interface {
 	// node's own copy of the program defines it.
 	Segments(kind string) ([]round.Segment, error)
 	Contribute(c round.Collection) ([]float64, error)
+}
+
+// PlannedSegments is a Participant whose layouts depend on the task's
+// plan (the candidate bins, the fitted pipeline).
+type PlannedSegments interface {
+	SegmentsFor(c round.Collection) ([]round.Segment, error)
 }
 
 // Gatherer is a Participant with collections of metadata that are
@@ -75,6 +83,8 @@ func NewParticipant(id, source string, t *datasets.Table, spec *fedscorepb.JobSp
 		return newLogisticParticipant(id, source, t, spec)
 	case ModelBenchSum:
 		return newBenchParticipant(id, t, spec)
+	case ModelScorecard, ModelSoftmax:
+		return newBinnedParticipant(id, source, t, spec)
 	}
 	return nil, fmt.Errorf("program: model %q is not supported", spec.GetModel())
 }

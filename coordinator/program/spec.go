@@ -41,14 +41,40 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 		s.Model = "logistic"
 	}
 	bench := s.Model == ModelBenchSum
+	binned := s.Model == ModelScorecard || s.Model == ModelSoftmax
+	if binned {
+		// FedAvg of a few full-batch gradient steps per round averages to
+		// the pooled optimum on non-IID splits, where local Adam (whose
+		// state restarts every round) settles short of it.
+		if s.Optimizer == "" {
+			s.Optimizer = "sgd"
+		}
+		if s.Optimizer == "sgd" {
+			if s.LearningRate == 0 {
+				s.LearningRate = 1
+			}
+			if s.LocalEpochs == 0 {
+				s.LocalEpochs = 10
+			}
+		}
+		if s.Rounds == 0 {
+			s.Rounds = 30
+		}
+		if s.L2 == 0 {
+			s.L2 = 1e-3
+		}
+		if s.Model == ModelSoftmax && s.Classes < 2 {
+			bad("softmax needs classes >= 2")
+		}
+	}
 	switch {
-	case s.Model == "logistic":
+	case s.Model == "logistic", binned:
 	case bench:
 		if s.BenchDim == 0 {
 			bad("%s needs bench_dim", ModelBenchSum)
 		}
 	default:
-		bad("model %q is not supported (supported: logistic)", s.Model)
+		bad("model %q is not supported (supported: logistic, scorecard, softmax)", s.Model)
 	}
 	if s.Label == "" && !bench {
 		bad("label column is required")
@@ -96,7 +122,7 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 	if s.LocalEpochs == 0 {
 		s.LocalEpochs = DefaultLocalEpochs
 	}
-	if s.BatchSize == 0 {
+	if s.BatchSize == 0 && !(binned && s.Optimizer == "sgd") {
 		s.BatchSize = DefaultBatchSize
 	}
 	if s.LearningRate == 0 {

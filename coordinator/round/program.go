@@ -102,4 +102,6 @@ type Record struct {
 type Metrics struct {
 	AUC, KS, LogLoss    float64
 	Examples, Positives float64
+	Gini, Brier         float64
+	Accuracy, MacroF1   float64 // multi-class models
 }

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"google.golang.org/grpc"
 	"log/slog"
@@ -44,9 +45,27 @@ type Experiment struct {
 type Metrics struct {
 	AUC       float64 `json:"auc"`
 	KS        float64 `json:"ks"`
+	Gini      float64 `json:"gini"`
 	LogLoss   float64 `json:"logloss"`
+	Brier     float64 `json:"brier,omitempty"`
 	N         int     `json:"n"`
-	Positives int     `json:"positives"`
+	Positives int     `json:"positives,omitempty"`
+	// Binned models: information value per feature.
+	IV map[string]float64 `json:"iv,omitempty"`
+	// Score-band tiers (binary binned models): observed event rates on
+	// the test rows, tier A first.
+	Tiers []TierRate `json:"tiers,omitempty"`
+	// Multi-class models.
+	Accuracy float64   `json:"accuracy,omitempty"`
+	MacroF1  float64   `json:"macro_f1,omitempty"`
+	Recall   []float64 `json:"recall,omitempty"`
+}
+
+// TierRate is one tier's population and event rate on test rows.
+type TierRate struct {
+	Tier string  `json:"tier"`
+	Rows int     `json:"rows"`
+	Rate float64 `json:"rate"`
 }
 
 // RoundSummary is one training round as the coordinator recorded it.
@@ -84,7 +103,12 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	schema := datasets.Schema{ID: e.ID, Label: e.Label, Features: spec.Features}
-	if _, err := schema.Frame(e.Table, e.Source); err != nil {
+	binned := spec.GetModel() != "logistic"
+	if binned {
+		if _, err := program.Labels(spec, e.Table, e.Source); err != nil {
+			return nil, err
+		}
+	} else if _, err := schema.Frame(e.Table, e.Source); err != nil {
 		return nil, err
 	}
 	train, test, err := datasets.StratifiedHoldout(e.Table, e.Label, e.Holdout, e.Seed)
@@ -102,6 +126,9 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 	defer os.RemoveAll(dir)
 	res := &Result{Data: e.Source, Split: e.Split, SecureAgg: !spec.PlainAggregation, Participants: e.Participants, TestRows: test.Rows(), Features: spec.Features}
 	files := map[string]string{}
+	// The pooled baseline trains on exactly the rows the participants
+	// train on (each keeps a validation share back), in one place.
+	var pooledRows *datasets.Table
 	for i, p := range parts {
 		id := fmt.Sprintf("p%d", i+1)
 		path := filepath.Join(dir, id+".parquet")
@@ -111,6 +138,13 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 		files[id] = path
 		res.PartRows = append(res.PartRows, p.Rows())
 		spec.Participants = append(spec.Participants, id)
+		localTrain, _, err := program.LocalSplit(spec, id, p)
+		if err != nil {
+			return nil, fmt.Errorf("participant %s: %w", id, err)
+		}
+		if pooledRows, err = datasets.Concat(pooledRows, localTrain); err != nil {
+			return nil, err
+		}
 	}
 	spec.MinParticipants = uint32(len(parts))
 
@@ -132,6 +166,20 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 		res.RoundHistory = append(res.RoundHistory, RoundSummary{Round: r.GetRound(), TrainLoss: r.GetTrainLoss(), ValAUC: r.GetValidation().GetAuc()})
 	}
 
+	if binned {
+		if res.Federated, err = EvaluateBinned(job.GetModel(), spec, test, e.Source); err != nil {
+			return nil, err
+		}
+		pooled, err := TrainPooledBinned(pooledRows, spec, e.Source)
+		if err != nil {
+			return nil, err
+		}
+		if res.Pooled, err = EvaluateBinned(pooled, spec, test, e.Source); err != nil {
+			return nil, err
+		}
+		res.WallSeconds = time.Since(start).Seconds()
+		return res, nil
+	}
 	testFrame, err := schema.Frame(test, e.Source)
 	if err != nil {
 		return nil, err
@@ -143,7 +191,7 @@ func (e Experiment) Run(ctx context.Context) (*Result, error) {
 	if res.Federated, err = Evaluate(fedModel, scaler, testFrame); err != nil {
 		return nil, err
 	}
-	pooled, pooledScaler, err := TrainPooled(train, schema, e.Source, spec)
+	pooled, pooledScaler, err := TrainPooled(pooledRows, schema, e.Source, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -161,12 +209,30 @@ func (e Experiment) spec() (*fedscorepb.JobSpec, error) {
 	}
 	spec.Label, spec.IdColumn = e.Label, e.ID
 	spec.MinParticipants = uint32(e.Participants)
+	binned := spec.GetModel() == program.ModelScorecard || spec.GetModel() == program.ModelSoftmax
 	if len(spec.Features) == 0 {
-		f, err := NumericFeatures(e.Table, e.ID, e.Label)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", e.Source, err)
+		if binned {
+			for _, c := range e.Table.Columns {
+				if c.Name != e.ID && c.Name != e.Label {
+					spec.Features = append(spec.Features, c.Name)
+				}
+			}
+		} else {
+			f, err := NumericFeatures(e.Table, e.ID, e.Label)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", e.Source, err)
+			}
+			spec.Features = f
 		}
-		spec.Features = f
+	}
+	if spec.GetModel() == program.ModelSoftmax && spec.Classes == 0 {
+		if c := e.Table.Column(e.Label); c != nil && c.Kind != datasets.String {
+			for _, v := range c.Float {
+				if v+1 > float64(spec.Classes) && v < 1000 {
+					spec.Classes = uint32(v + 1)
+				}
+			}
+		}
 	}
 	return program.NormalizeSpec(spec)
 }
@@ -224,5 +290,144 @@ func ModelFromProto(pm *fedscorepb.Model) (*models.Logistic, features.Standardiz
 func Evaluate(m *models.Logistic, st features.Standardizer, f *datasets.Frame) (Metrics, error) {
 	probs := m.Predict(st.Transform(f.X), nil)
 	b, err := eval.BinaryMetrics(probs, f.Y)
-	return Metrics{AUC: b.AUC, KS: b.KS, LogLoss: b.LogLoss, N: b.N, Positives: b.Positives}, err
+	return Metrics{AUC: b.AUC, KS: b.KS, Gini: 2*b.AUC - 1, LogLoss: b.LogLoss, N: b.N, Positives: b.Positives}, err
+}
+
+// binningJobOf is the binning both sides of a binned job run.
+func binningJobOf(spec *fedscorepb.JobSpec) (features.BinningJob, error) {
+	var pcfg features.PipelineConfig
+	if len(spec.GetPipelineConfig()) > 0 {
+		if err := json.Unmarshal(spec.GetPipelineConfig(), &pcfg); err != nil {
+			return features.BinningJob{}, err
+		}
+	}
+	var bcfg features.BinConfig
+	if len(spec.GetBinConfig()) > 0 {
+		if err := json.Unmarshal(spec.GetBinConfig(), &bcfg); err != nil {
+			return features.BinningJob{}, err
+		}
+	}
+	cat := map[string]bool{}
+	for _, c := range spec.GetCategorical() {
+		cat[c] = true
+	}
+	job := features.BinningJob{Classes: 2, Bins: bcfg, Pipeline: pcfg}
+	if spec.GetModel() == program.ModelSoftmax {
+		job.Classes = int(spec.GetClasses())
+	}
+	for _, f := range spec.GetFeatures() {
+		job.Specs = append(job.Specs, features.FeatureSpec{Name: f, Categorical: cat[f]})
+	}
+	for _, d := range pcfg.Derived {
+		job.Specs = append(job.Specs, features.FeatureSpec{Name: d.Name})
+	}
+	return job, nil
+}
+
+// TrainPooledBinned bins and trains a binned job's model on rows pooled in
+// one place, with the same code the participants run.
+func TrainPooledBinned(train *datasets.Table, spec *fedscorepb.JobSpec, source string) (*fedscorepb.Model, error) {
+	job, err := binningJobOf(spec)
+	if err != nil {
+		return nil, err
+	}
+	y, err := program.Labels(spec, train, source)
+	if err != nil {
+		return nil, err
+	}
+	pipe, _, err := features.FitBinning([]*datasets.Table{train}, [][]float64{y}, job)
+	if err != nil {
+		return nil, err
+	}
+	x, err := pipe.Transform(train)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := program.TrainConfig(spec, int(spec.GetRounds()*spec.GetLocalEpochs()), spec.GetSeed())
+	if err != nil {
+		return nil, err
+	}
+	cols := x.RawMatrix().Cols
+	m := &fedscorepb.Model{Kind: spec.GetModel(), Classes: uint32(job.Classes)}
+	if m.Pipeline, err = json.Marshal(pipe); err != nil {
+		return nil, err
+	}
+	if job.Classes > 2 {
+		sm := models.NewSoftmax(job.Classes, cols)
+		if _, err := sm.Fit(x, y, tc); err != nil {
+			return nil, err
+		}
+		m.Params = sm.Params()
+		return m, nil
+	}
+	lr := models.NewLogistic(cols)
+	if _, err := lr.Fit(x, y, tc); err != nil {
+		return nil, err
+	}
+	m.Params = lr.Params()
+	return m, nil
+}
+
+// EvaluateBinned measures a binned model on a test table.
+func EvaluateBinned(pm *fedscorepb.Model, spec *fedscorepb.JobSpec, test *datasets.Table, source string) (Metrics, error) {
+	pipe, err := features.ParsePipeline(pm.GetPipeline())
+	if err != nil {
+		return Metrics{}, err
+	}
+	x, err := pipe.Transform(test)
+	if err != nil {
+		return Metrics{}, err
+	}
+	y, err := program.Labels(spec, test, source)
+	if err != nil {
+		return Metrics{}, err
+	}
+	cols := x.RawMatrix().Cols
+	if k := int(pm.GetClasses()); k > 2 {
+		sm := models.NewSoftmax(k, cols)
+		if err := sm.SetParams(pm.GetParams()); err != nil {
+			return Metrics{}, err
+		}
+		mc, err := eval.MulticlassMetrics(sm.Predict(x, nil), y)
+		if err != nil {
+			return Metrics{}, err
+		}
+		return Metrics{Accuracy: mc.Accuracy, MacroF1: mc.MacroF1, LogLoss: mc.LogLoss, Recall: mc.Recall, N: int(mc.N)}, nil
+	}
+	lr := models.NewLogistic(cols)
+	if err := lr.SetParams(pm.GetParams()); err != nil {
+		return Metrics{}, err
+	}
+	probs := lr.Predict(x, nil)
+	b, err := eval.BinaryMetrics(probs, y)
+	if err != nil {
+		return Metrics{}, err
+	}
+	brier, _ := eval.Brier(probs, y)
+	out := Metrics{AUC: b.AUC, KS: b.KS, Gini: 2*b.AUC - 1, LogLoss: b.LogLoss, Brier: brier, N: b.N, Positives: b.Positives, IV: map[string]float64{}}
+	for _, f := range pipe.Features {
+		out.IV[f.Name] = f.IV
+	}
+	if len(pm.GetTiers()) > 0 {
+		var tiering models.Tiering
+		if err := json.Unmarshal(pm.GetTiers(), &tiering); err != nil {
+			return out, err
+		}
+		rows := make([]int, len(tiering.Names))
+		events := make([]float64, len(tiering.Names))
+		for i, p := range probs {
+			if k := tiering.Tier(p); k >= 0 && k < len(rows) {
+				rows[k]++
+				events[k] += y[i]
+			}
+		}
+		for k, name := range tiering.Names {
+			tr := TierRate{Tier: name, Rows: rows[k]}
+			if rows[k] > 0 {
+				tr.Rate = events[k] / float64(rows[k])
+			}
+			out.Tiers = append(out.Tiers, tr)
+		}
+	}
+	return out, nil
 }
