@@ -54,10 +54,16 @@ echo "job $JOB"
 echo "== 6. federated model on the held-out test set, next to pooled training"
 "$BIN" job report "${SCI[@]}" "$JOB" --test "$OUT/nodes/test.parquet" \
   --pooled "$OUT/nodes/node-1.parquet,$OUT/nodes/node-2.parquet,$OUT/nodes/node-3.parquet"
-echo "== 7. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
+echo "== 7. a credit scorecard (binned WOE, points, reason codes, tiers), trained the same way"
+CARD=$("$BIN" job submit "${SCI[@]}" --name demo-scorecard --model scorecard --label default --id customer_id \
+  --features-from "$OUT/nodes/node-1.parquet" --participants bank,partner-1,partner-2 --rounds 20 --phase-timeout 60s 2>/dev/null)
+"$BIN" job watch "${SCI[@]}" "$CARD" | tail -3
+"$BIN" report "${SCI[@]}" "$CARD" --out "$OUT/report" --test "$OUT/nodes/test.parquet"
+
+echo "== 8. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
 if command -v curl >/dev/null; then
   curl -s "http://$HTTP_ADDR/metrics" | grep -E '^fedscore_(training_rounds_total|participants_connected|jobs\{|bytes_received_total)' | head -8 || true
 fi
-echo "== 8. the audit trail"
+echo "== 9. the audit trail"
 "$BIN" audit verify "$OUT/coordinator.db.audit.jsonl"
 echo "== done; stopping the federation"

@@ -1544,13 +1544,16 @@ type Model struct {
 	// Binned models: the fitted pipeline, the scorecard and the tiers (JSON of
 	// features.Pipeline, models.Scorecard, models.Tiering), all parameters
 	// (a softmax model's K·(d+1)), and the number of classes.
-	Pipeline      []byte    `protobuf:"bytes,9,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
-	Scorecard     []byte    `protobuf:"bytes,10,opt,name=scorecard,proto3" json:"scorecard,omitempty"`
-	Tiers         []byte    `protobuf:"bytes,11,opt,name=tiers,proto3" json:"tiers,omitempty"`
-	Params        []float64 `protobuf:"fixed64,12,rep,packed,name=params,proto3" json:"params,omitempty"`
-	Classes       uint32    `protobuf:"varint,13,opt,name=classes,proto3" json:"classes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Pipeline  []byte    `protobuf:"bytes,9,opt,name=pipeline,proto3" json:"pipeline,omitempty"`
+	Scorecard []byte    `protobuf:"bytes,10,opt,name=scorecard,proto3" json:"scorecard,omitempty"`
+	Tiers     []byte    `protobuf:"bytes,11,opt,name=tiers,proto3" json:"tiers,omitempty"`
+	Params    []float64 `protobuf:"fixed64,12,rep,packed,name=params,proto3" json:"params,omitempty"`
+	Classes   uint32    `protobuf:"varint,13,opt,name=classes,proto3" json:"classes,omitempty"`
+	// The final model's validation summary, summed over participants
+	// (eval.BinarySummary or eval.MulticlassSummary as a vector).
+	ValidationSummary []float64 `protobuf:"fixed64,14,rep,packed,name=validation_summary,json=validationSummary,proto3" json:"validation_summary,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Model) Reset() {
@@ -1672,6 +1675,13 @@ func (x *Model) GetClasses() uint32 {
 		return x.Classes
 	}
 	return 0
+}
+
+func (x *Model) GetValidationSummary() []float64 {
+	if x != nil {
+		return x.ValidationSummary
+	}
+	return nil
 }
 
 // Checkpoint is the durable state of a job's round machine and program.
@@ -2410,7 +2420,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"train_loss\x18\x05 \x01(\x01R\ttrainLoss\x124\n" +
 	"\n" +
 	"validation\x18\x06 \x01(\v2\x14.fedscore.v1.MetricsR\n" +
-	"validation\"\x89\x03\n" +
+	"validation\"\xb8\x03\n" +
 	"\x05Model\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
@@ -2427,7 +2437,8 @@ const file_fedscore_proto_rawDesc = "" +
 	" \x01(\fR\tscorecard\x12\x14\n" +
 	"\x05tiers\x18\v \x01(\fR\x05tiers\x12\x16\n" +
 	"\x06params\x18\f \x03(\x01R\x06params\x12\x18\n" +
-	"\aclasses\x18\r \x01(\rR\aclasses\"\xa6\x01\n" +
+	"\aclasses\x18\r \x01(\rR\aclasses\x12-\n" +
+	"\x12validation_summary\x18\x0e \x03(\x01R\x11validationSummary\"\xa6\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x10\n" +

@@ -67,6 +67,11 @@ func jobSubmit(args []string) error {
 	cf := addConnFlags(fs)
 	specFile := fs.String("spec", "", "job spec as JSON (fields of fedscore.v1.JobSpec); flags override it")
 	name := fs.String("name", "", "job name")
+	model := fs.String("model", "", "logistic (default), scorecard or softmax")
+	positive := fs.String("positive", "", "scorecard: label value meaning the event, for a text label")
+	classes := fs.Uint("classes", 0, "softmax: number of classes")
+	tiers := fs.Uint("tiers", 0, "scorecard: score-band tiers (default 5)")
+	propensity := fs.Bool("propensity", false, "scorecard: tier A holds the highest probabilities")
 	label := fs.String("label", "", "label column")
 	id := fs.String("id", "", "id column")
 	feats := fs.String("features", "", "comma-separated feature columns, in model order")
@@ -102,6 +107,21 @@ func jobSubmit(args []string) error {
 	if set["name"] {
 		spec.Name = *name
 	}
+	if set["model"] {
+		spec.Model = *model
+	}
+	if set["positive"] {
+		spec.PositiveLabel = *positive
+	}
+	if set["classes"] {
+		spec.Classes = uint32(*classes)
+	}
+	if set["tiers"] {
+		spec.Tiers = uint32(*tiers)
+	}
+	if set["propensity"] {
+		spec.Propensity = *propensity
+	}
 	if set["label"] {
 		spec.Label = *label
 	}
@@ -112,7 +132,7 @@ func jobSubmit(args []string) error {
 		spec.Features = splitList(*feats)
 	}
 	if *featsFrom != "" {
-		f, err := numericFeatures(*featsFrom, spec.GetIdColumn(), spec.GetLabel())
+		f, err := featureColumns(*featsFrom, spec.GetIdColumn(), spec.GetLabel(), spec.GetModel() == "scorecard" || spec.GetModel() == "softmax")
 		if err != nil {
 			return err
 		}
@@ -173,12 +193,22 @@ func jobSubmit(args []string) error {
 	return watchAndReport(ctx, jobs, job.GetId(), os.Stdout)
 }
 
-// numericFeatures lists the numeric columns of a local file, so a data
-// scientist need not type twenty column names.
-func numericFeatures(path, id, label string) ([]string, error) {
+// featureColumns lists a local file's columns other than id and label (the
+// numeric ones only, unless the model bins text too), so a data scientist
+// need not type twenty column names.
+func featureColumns(path, id, label string, text bool) ([]string, error) {
 	t, err := datasets.ReadTable(path)
 	if err != nil {
 		return nil, err
+	}
+	if text {
+		var out []string
+		for _, c := range t.Columns {
+			if c.Name != id && c.Name != label {
+				out = append(out, c.Name)
+			}
+		}
+		return out, nil
 	}
 	f, err := federation.NumericFeatures(t, id, label)
 	if err != nil {

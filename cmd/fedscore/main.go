@@ -35,6 +35,7 @@ func init() {
 		"admin":       {"operator actions: revoke an identity, list participants", runAdmin},
 		"audit":       {"verify an audit log", runAudit},
 		"bench":       {"benchmarks that print figures as tables or JSON", runBench},
+		"report":      {"write a finished job's HTML model report with charts", runReport},
 	}
 }
 

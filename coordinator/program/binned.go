@@ -329,7 +329,8 @@ func (b *binnedJob) metrics(v []float64) (round.Metrics, bool) {
 // scorecard and tiers of a binary model, every parameter.
 func (p *Binned) Model(jobID string) *fedscorepb.Model {
 	m := &fedscorepb.Model{JobId: jobID, Kind: p.spec.GetModel(), Features: p.spec.GetFeatures(),
-		Params: slices.Clone(p.st.Params), Classes: uint32(p.classes), Rounds: uint32(len(p.st.History))}
+		Params: slices.Clone(p.st.Params), Classes: uint32(p.classes), Rounds: uint32(len(p.st.History)),
+		ValidationSummary: slices.Clone(p.st.Summary)}
 	if p.st.Pipeline != nil {
 		m.Pipeline, _ = json.Marshal(p.st.Pipeline)
 	}
