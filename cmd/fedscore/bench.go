@@ -7,11 +7,15 @@ import (
 	"os"
 
 	"github.com/fedscore/fedscore/internal/federation"
+	"github.com/fedscore/fedscore/secure/psi"
+	"github.com/fedscore/fedscore/secure/vertical"
 )
 
 func runBench(args []string) error {
 	return subcommands("bench", args, map[string]command{
-		"secagg": {"secure aggregation: plain vs secure rounds, protocol CPU and bytes", benchSecAgg},
+		"secagg":   {"secure aggregation: plain vs secure rounds, protocol CPU and bytes", benchSecAgg},
+		"psi":      {"private set intersection of two id sets, both sides on this machine", benchPSI},
+		"vertical": {"one epoch of vertical logistic regression vs the same model in plaintext", benchVertical},
 	})
 }
 
@@ -58,5 +62,46 @@ func benchSecAgg(args []string) error {
 		{"rtt_ms", fmt.Sprintf("%.2f", r.RTTMs)},
 		{"overhead_per_round_ms", fmt.Sprintf("%.1f", r.OverheadPerRoundMs)},
 		{"bytes_per_client", fmt.Sprintf("%d (plain: %d)", r.BytesPerClient, r.PlainBytesPerClient)},
+	})
+}
+
+func benchPSI(args []string) error {
+	fs := newFlags("bench psi", "bench psi --ids N [--json]")
+	n := fs.Int("ids", 1000000, "ids on each side; half of them are shared")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := psi.Bench(*n)
+	if err != nil {
+		return err
+	}
+	return printJSONOrTable(*asJSON, r, [][2]string{
+		{"ids", fmt.Sprint(r.IDs)},
+		{"intersection", fmt.Sprint(r.Intersection)},
+		{"wall_s", fmt.Sprintf("%.2f", r.WallS)},
+		{"ids_per_s", fmt.Sprintf("%.0f", r.IDsPerS)},
+	})
+}
+
+func benchVertical(args []string) error {
+	fs := newFlags("bench vertical", "bench vertical --rows N --bank-features A --partner-features B [--json]")
+	rows := fs.Int("rows", 100000, "aligned customers")
+	bank := fs.Int("bank-features", 30, "features the bank holds")
+	partner := fs.Int("partner-features", 300, "features the partner holds")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := vertical.Bench(*rows, *bank, *partner)
+	if err != nil {
+		return err
+	}
+	return printJSONOrTable(*asJSON, r, [][2]string{
+		{"rows x (bank + partner)", fmt.Sprintf("%d x (%d + %d)", r.Rows, r.BankFeatures, r.PartnerFeatures)},
+		{"batch_size", fmt.Sprint(r.BatchSize)},
+		{"epoch_s", fmt.Sprintf("%.3f", r.EpochS)},
+		{"plain_epoch_s", fmt.Sprintf("%.3f", r.PlainEpochS)},
+		{"ratio", fmt.Sprintf("%.2f", r.Ratio)},
 	})
 }
