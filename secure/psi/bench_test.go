@@ -1,0 +1,24 @@
+package psi
+
+import (
+	"os"
+	"strconv"
+	"testing"
+)
+
+// BenchmarkPSI runs Bench at FEDSCORE_PSI_BENCH_IDS ids per side (default
+// 100,000; the acceptance figure is 1,000,000).
+func BenchmarkPSI(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("FEDSCORE_PSI_BENCH_IDS")); err == nil && v > 1 {
+		n = v
+	}
+	for b.Loop() {
+		r, err := Bench(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(r.WallS, "wall_s")
+		b.ReportMetric(r.IDsPerS, "ids/s")
+	}
+}

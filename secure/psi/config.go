@@ -1,0 +1,65 @@
+package psi
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"runtime"
+)
+
+// Defaults and limits.
+const (
+	DefaultBatchSize = 1 << 16 // ids per batch message
+	MaxBatchSize     = 1 << 20
+	MaxIDs           = 1<<32 - 1 // positions travel as u32
+	MaxJobLen        = 1024
+	PointSize        = 32 // an X25519 u-coordinate
+	TagSize          = 16 // the compared prefix of H(id)^ab
+)
+
+// Config is what both parties agree on for one alignment job.
+type Config struct {
+	// Job is the job id; it domain-separates the hashes. Required.
+	Job string
+	// BankOnly makes only the bank learn the intersection; the partner
+	// learns its size. Both parties must set the same value.
+	BankOnly bool
+	// BatchSize is the number of ids per Batch message; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// Workers is the number of goroutines that multiply; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// Rand supplies the secret scalar and the shuffle; nil means
+	// crypto/rand. A deterministic reader gives a deterministic twin.
+	Rand io.Reader
+	// Normalize, if set, runs on every id after trimming, for example
+	// Unicode NFC. Both parties must use the same one.
+	Normalize func(string) (string, error)
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	d := *c
+	if d.Job == "" {
+		return d, fmt.Errorf("%w: empty job id", ErrConfig)
+	}
+	if len(d.Job) > MaxJobLen {
+		return d, fmt.Errorf("%w: job id longer than %d bytes", ErrConfig, MaxJobLen)
+	}
+	if d.BatchSize == 0 {
+		d.BatchSize = DefaultBatchSize
+	}
+	if d.BatchSize < 1 || d.BatchSize > MaxBatchSize {
+		return d, fmt.Errorf("%w: batch size %d outside [1, %d]", ErrConfig, d.BatchSize, MaxBatchSize)
+	}
+	if d.Workers == 0 {
+		d.Workers = runtime.GOMAXPROCS(0)
+	}
+	if d.Workers < 1 {
+		return d, fmt.Errorf("%w: %d workers", ErrConfig, d.Workers)
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	return d, nil
+}
