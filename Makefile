@@ -48,5 +48,18 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./... | ./scripts/benchtable.sh
 
+# The web console in headless Chromium against a live in-process federation
+# (internal/e2e): installs Debian's chromium when it is missing, fails on any
+# console error or missing element, and leaves screenshots in $(E2E_OUT).
+E2E_OUT ?= $(CURDIR)/e2e-out
+.PHONY: e2e
+e2e:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	rm -rf $(E2E_OUT) && mkdir -p $(E2E_OUT)
+	FEDSCORE_E2E=1 FEDSCORE_E2E_OUT=$(E2E_OUT) $(GO) test -count=1 -timeout 15m -run 'TestConsoleInChromium' -v ./internal/e2e
+	@echo "screenshots in $(E2E_OUT): $$(ls $(E2E_OUT) | tr "\n" " ")"
+
 clean:
 	rm -rf bin demo-out
