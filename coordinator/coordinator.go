@@ -56,6 +56,12 @@ type Config struct {
 	MaxStreamsPerIdentity int
 	// Metrics, if set, registers the coordinator's Prometheus series.
 	Metrics prometheus.Registerer
+	// OnRegister, if set, hears of every model version registered (the
+	// score store learns the versions it may accept scores for).
+	OnRegister func(*fedscorepb.RegisteredModel)
+	// ConsoleLogin, if set, issues a web-console login link for an
+	// identity (the console lives beside the coordinator, in cmd).
+	ConsoleLogin func(id pki.Identity, ttl time.Duration) (string, error)
 }
 
 func (c *Config) validate() error {
@@ -79,6 +85,8 @@ type Coordinator struct {
 	fedscorepb.UnimplementedFederationServer
 	fedscorepb.UnimplementedJobsServer
 	fedscorepb.UnimplementedAdminServer
+	fedscorepb.UnimplementedRegistryServer
+	fedscorepb.UnimplementedConsoleServer
 
 	cfg    Config
 	log    *slog.Logger
@@ -165,6 +173,8 @@ func (co *Coordinator) Register(s *grpc.Server) {
 	fedscorepb.RegisterFederationServer(s, co)
 	fedscorepb.RegisterJobsServer(s, co)
 	fedscorepb.RegisterAdminServer(s, co)
+	fedscorepb.RegisterRegistryServer(s, co)
+	fedscorepb.RegisterConsoleServer(s, co)
 	healthpb.RegisterHealthServer(s, co.health)
 }
 
@@ -595,4 +605,23 @@ func payload(res *fedscorepb.TaskResult) []byte {
 		return res.GetSecagg()
 	}
 	return res.GetGathered()
+}
+
+// Login implements fedscorepb.ConsoleServer: a ten-minute, one-time link
+// for the caller's own identity.
+func (co *Coordinator) Login(ctx context.Context, _ *fedscorepb.ConsoleLoginRequest) (*fedscorepb.ConsoleLoginResponse, error) {
+	if co.cfg.ConsoleLogin == nil {
+		return nil, status.Error(codes.Unavailable, "coordinator: no web console (start the coordinator with --http)")
+	}
+	who, _ := IdentityFrom(ctx)
+	if co.cfg.Insecure {
+		who = pki.Identity{Name: "insecure", Role: pki.Admin}
+	}
+	const ttl = 10 * time.Minute
+	url, err := co.cfg.ConsoleLogin(who, ttl)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "console.login"})
+	return &fedscorepb.ConsoleLoginResponse{Url: url, Expires: timestamppb.New(co.cfg.Now().Add(ttl))}, nil
 }

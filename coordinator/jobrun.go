@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -115,7 +116,9 @@ func (jr *jobRun) apply() {
 	rd := jr.m.Ready()
 	job := jr.update()
 	if rd.Persist {
-		if err := jr.co.cfg.Store.PutJob(job); err != nil {
+		if job.GetState() == fedscorepb.JobState_JOB_STATE_SUCCEEDED && job.GetModel() != nil {
+			jr.register(job)
+		} else if err := jr.co.cfg.Store.PutJob(job); err != nil {
 			jr.log.Error("persist job", "err", err)
 		}
 	}
@@ -392,4 +395,26 @@ func (jr *jobRun) observe(rd round.Ready, job *fedscorepb.Job) {
 
 func stateName(s fedscorepb.JobState) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "JOB_STATE_"))
+}
+
+// register writes the finished job and its model version in one commit.
+func (jr *jobRun) register(job *fedscorepb.Job) {
+	var participants []string
+	if n := len(job.GetRounds()); n > 0 {
+		participants = job.GetRounds()[n-1].GetParticipants()
+	}
+	rm, err := jr.co.cfg.Store.CompleteJob(job, &fedscorepb.RegisteredModel{
+		JobId: job.GetId(), Kind: job.GetModel().GetKind(), Model: job.GetModel(), Created: job.GetEnded(),
+		Participants: participants, Spec: job.GetSpec(),
+	})
+	if err != nil {
+		jr.log.Error("register model", "err", err)
+		return
+	}
+	jr.log.Info("model registered", "version", rm.GetVersion(), "champion", rm.GetChampion())
+	jr.co.audit(audit.Record{Actor: "coordinator", Action: "model.register", Object: rm.GetVersion(),
+		Detail: fmt.Sprintf("job %s, kind %s, champion %v", job.GetId(), rm.GetKind(), rm.GetChampion())})
+	if jr.co.cfg.OnRegister != nil {
+		jr.co.cfg.OnRegister(rm)
+	}
 }

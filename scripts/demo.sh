@@ -60,10 +60,20 @@ CARD=$("$BIN" job submit "${SCI[@]}" --name demo-scorecard --model scorecard --l
 "$BIN" job watch "${SCI[@]}" "$CARD" | tail -3
 "$BIN" report "${SCI[@]}" "$CARD" --out "$OUT/report" --test "$OUT/nodes/test.parquet"
 
-echo "== 8. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
+echo "== 8. the web console (http://$HTTP_ADDR): a one-time login link for alice"
+URL=$("$BIN" console login "${SCI[@]}" 2>/dev/null)
+echo "$URL"
+if command -v curl >/dev/null; then
+  jar=$(mktemp)
+  pages=$(curl -s -c "$jar" -b "$jar" -L "$URL" | grep -o 'job-[0-9a-f.-]*' | sort -u | wc -l)
+  echo "console jobs page lists $pages jobs"
+  rm -f "$jar"
+fi
+
+echo "== 9. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
 if command -v curl >/dev/null; then
   curl -s "http://$HTTP_ADDR/metrics" | grep -E '^fedscore_(training_rounds_total|participants_connected|jobs\{|bytes_received_total)' | head -8 || true
 fi
-echo "== 9. the audit trail"
+echo "== 10. the audit trail"
 "$BIN" audit verify "$OUT/coordinator.db.audit.jsonl"
 echo "== done; stopping the federation"

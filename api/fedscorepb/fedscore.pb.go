@@ -146,6 +146,408 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_fedscore_proto_rawDescGZIP(), []int{1}
 }
 
+type RegisteredModel struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Version  string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	JobId    string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	Kind     string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	Model    *Model                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
+	Created  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created,proto3" json:"created,omitempty"`
+	Champion bool                   `protobuf:"varint,6,opt,name=champion,proto3" json:"champion,omitempty"`
+	// participants that trained it, and the spec it was trained with.
+	Participants  []string `protobuf:"bytes,7,rep,name=participants,proto3" json:"participants,omitempty"`
+	Spec          *JobSpec `protobuf:"bytes,8,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisteredModel) Reset() {
+	*x = RegisteredModel{}
+	mi := &file_fedscore_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisteredModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisteredModel) ProtoMessage() {}
+
+func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisteredModel.ProtoReflect.Descriptor instead.
+func (*RegisteredModel) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RegisteredModel) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *RegisteredModel) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *RegisteredModel) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *RegisteredModel) GetModel() *Model {
+	if x != nil {
+		return x.Model
+	}
+	return nil
+}
+
+func (x *RegisteredModel) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *RegisteredModel) GetChampion() bool {
+	if x != nil {
+		return x.Champion
+	}
+	return false
+}
+
+func (x *RegisteredModel) GetParticipants() []string {
+	if x != nil {
+		return x.Participants
+	}
+	return nil
+}
+
+func (x *RegisteredModel) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type ListModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsRequest) Reset() {
+	*x = ListModelsRequest{}
+	mi := &file_fedscore_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsRequest) ProtoMessage() {}
+
+func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
+func (*ListModelsRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{1}
+}
+
+type ListModelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Versions      []*RegisteredModel     `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	Champion      string                 `protobuf:"bytes,2,opt,name=champion,proto3" json:"champion,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelsResponse) Reset() {
+	*x = ListModelsResponse{}
+	mi := &file_fedscore_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelsResponse) ProtoMessage() {}
+
+func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
+func (*ListModelsResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListModelsResponse) GetVersions() []*RegisteredModel {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListModelsResponse) GetChampion() string {
+	if x != nil {
+		return x.Champion
+	}
+	return ""
+}
+
+type GetRegisteredModelRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// version, or empty for the champion.
+	Version       string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRegisteredModelRequest) Reset() {
+	*x = GetRegisteredModelRequest{}
+	mi := &file_fedscore_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegisteredModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegisteredModelRequest) ProtoMessage() {}
+
+func (x *GetRegisteredModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegisteredModelRequest.ProtoReflect.Descriptor instead.
+func (*GetRegisteredModelRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetRegisteredModelRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type PromoteModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteModelRequest) Reset() {
+	*x = PromoteModelRequest{}
+	mi := &file_fedscore_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteModelRequest) ProtoMessage() {}
+
+func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteModelRequest.ProtoReflect.Descriptor instead.
+func (*PromoteModelRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PromoteModelRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type RollbackModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackModelRequest) Reset() {
+	*x = RollbackModelRequest{}
+	mi := &file_fedscore_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackModelRequest) ProtoMessage() {}
+
+func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackModelRequest.ProtoReflect.Descriptor instead.
+func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{5}
+}
+
+type ConsoleLoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsoleLoginRequest) Reset() {
+	*x = ConsoleLoginRequest{}
+	mi := &file_fedscore_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsoleLoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsoleLoginRequest) ProtoMessage() {}
+
+func (x *ConsoleLoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsoleLoginRequest.ProtoReflect.Descriptor instead.
+func (*ConsoleLoginRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{6}
+}
+
+type ConsoleLoginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Expires       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires,proto3" json:"expires,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsoleLoginResponse) Reset() {
+	*x = ConsoleLoginResponse{}
+	mi := &file_fedscore_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsoleLoginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsoleLoginResponse) ProtoMessage() {}
+
+func (x *ConsoleLoginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsoleLoginResponse.ProtoReflect.Descriptor instead.
+func (*ConsoleLoginResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ConsoleLoginResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *ConsoleLoginResponse) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
 type RevokeIdentityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -156,7 +558,7 @@ type RevokeIdentityRequest struct {
 
 func (x *RevokeIdentityRequest) Reset() {
 	*x = RevokeIdentityRequest{}
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +570,7 @@ func (x *RevokeIdentityRequest) String() string {
 func (*RevokeIdentityRequest) ProtoMessage() {}
 
 func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +583,7 @@ func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityRequest.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{0}
+	return file_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeIdentityRequest) GetName() string {
@@ -207,7 +609,7 @@ type RevokeIdentityResponse struct {
 
 func (x *RevokeIdentityResponse) Reset() {
 	*x = RevokeIdentityResponse{}
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +621,7 @@ func (x *RevokeIdentityResponse) String() string {
 func (*RevokeIdentityResponse) ProtoMessage() {}
 
 func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +634,7 @@ func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityResponse.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{1}
+	return file_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RevokeIdentityResponse) GetRevoked() []string {
@@ -250,7 +652,7 @@ type ListParticipantsRequest struct {
 
 func (x *ListParticipantsRequest) Reset() {
 	*x = ListParticipantsRequest{}
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +664,7 @@ func (x *ListParticipantsRequest) String() string {
 func (*ListParticipantsRequest) ProtoMessage() {}
 
 func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +677,7 @@ func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsRequest.ProtoReflect.Descriptor instead.
 func (*ListParticipantsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{2}
+	return file_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 type ParticipantInfo struct {
@@ -290,7 +692,7 @@ type ParticipantInfo struct {
 
 func (x *ParticipantInfo) Reset() {
 	*x = ParticipantInfo{}
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +704,7 @@ func (x *ParticipantInfo) String() string {
 func (*ParticipantInfo) ProtoMessage() {}
 
 func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +717,7 @@ func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantInfo.ProtoReflect.Descriptor instead.
 func (*ParticipantInfo) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{3}
+	return file_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ParticipantInfo) GetId() string {
@@ -355,7 +757,7 @@ type ListParticipantsResponse struct {
 
 func (x *ListParticipantsResponse) Reset() {
 	*x = ListParticipantsResponse{}
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +769,7 @@ func (x *ListParticipantsResponse) String() string {
 func (*ListParticipantsResponse) ProtoMessage() {}
 
 func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +782,7 @@ func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsResponse.ProtoReflect.Descriptor instead.
 func (*ListParticipantsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{4}
+	return file_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListParticipantsResponse) GetParticipants() []*ParticipantInfo {
@@ -403,7 +805,7 @@ type ParticipantMessage struct {
 
 func (x *ParticipantMessage) Reset() {
 	*x = ParticipantMessage{}
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +817,7 @@ func (x *ParticipantMessage) String() string {
 func (*ParticipantMessage) ProtoMessage() {}
 
 func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +830,7 @@ func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantMessage.ProtoReflect.Descriptor instead.
 func (*ParticipantMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ParticipantMessage) GetBody() isParticipantMessage_Body {
@@ -482,7 +884,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +896,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +909,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Hello) GetParticipantId() string {
@@ -538,7 +940,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +952,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +965,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -631,7 +1033,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +1045,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +1058,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Welcome) GetCoordinatorVersion() string {
@@ -698,7 +1100,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +1112,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +1125,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Task) GetJobId() string {
@@ -832,7 +1234,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +1246,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +1259,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TaskResult) GetJobId() string {
@@ -927,7 +1329,7 @@ type JobEnded struct {
 
 func (x *JobEnded) Reset() {
 	*x = JobEnded{}
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1341,7 @@ func (x *JobEnded) String() string {
 func (*JobEnded) ProtoMessage() {}
 
 func (x *JobEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1354,7 @@ func (x *JobEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEnded.ProtoReflect.Descriptor instead.
 func (*JobEnded) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobEnded) GetJobId() string {
@@ -1040,7 +1442,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1454,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1467,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobSpec) GetName() string {
@@ -1295,7 +1697,7 @@ type Standardizer struct {
 
 func (x *Standardizer) Reset() {
 	*x = Standardizer{}
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1709,7 @@ func (x *Standardizer) String() string {
 func (*Standardizer) ProtoMessage() {}
 
 func (x *Standardizer) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1722,7 @@ func (x *Standardizer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Standardizer.ProtoReflect.Descriptor instead.
 func (*Standardizer) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Standardizer) GetMean() []float64 {
@@ -1354,7 +1756,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1768,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1781,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Metrics) GetAuc() float64 {
@@ -1461,7 +1863,7 @@ type RoundMetrics struct {
 
 func (x *RoundMetrics) Reset() {
 	*x = RoundMetrics{}
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1875,7 @@ func (x *RoundMetrics) String() string {
 func (*RoundMetrics) ProtoMessage() {}
 
 func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1888,7 @@ func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoundMetrics.ProtoReflect.Descriptor instead.
 func (*RoundMetrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RoundMetrics) GetRound() uint32 {
@@ -1558,7 +1960,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1972,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1985,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Model) GetJobId() string {
@@ -1698,7 +2100,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +2112,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +2125,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Checkpoint) GetPhase() string {
@@ -1775,7 +2177,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +2189,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +2202,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Collection) GetKind() string {
@@ -1858,7 +2260,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +2272,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2285,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Segment) GetName() string {
@@ -1945,7 +2347,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2359,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2372,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Job) GetId() string {
@@ -2087,7 +2489,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2501,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2514,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -2131,7 +2533,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2545,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2558,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -2174,7 +2576,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2588,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2601,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 type ListJobsResponse struct {
@@ -2211,7 +2613,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2625,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2638,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -2256,7 +2658,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2268,7 +2670,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2281,7 +2683,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CancelJobRequest) GetJobId() string {
@@ -2302,7 +2704,29 @@ var File_fedscore_proto protoreflect.FileDescriptor
 
 const file_fedscore_proto_rawDesc = "" +
 	"\n" +
-	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n" +
+	"\x0fRegisteredModel\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12(\n" +
+	"\x05model\x18\x04 \x01(\v2\x12.fedscore.v1.ModelR\x05model\x124\n" +
+	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x1a\n" +
+	"\bchampion\x18\x06 \x01(\bR\bchampion\x12\"\n" +
+	"\fparticipants\x18\a \x03(\tR\fparticipants\x12(\n" +
+	"\x04spec\x18\b \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\"\x13\n" +
+	"\x11ListModelsRequest\"j\n" +
+	"\x12ListModelsResponse\x128\n" +
+	"\bversions\x18\x01 \x03(\v2\x1c.fedscore.v1.RegisteredModelR\bversions\x12\x1a\n" +
+	"\bchampion\x18\x02 \x01(\tR\bchampion\"5\n" +
+	"\x19GetRegisteredModelRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"/\n" +
+	"\x13PromoteModelRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\"\x16\n" +
+	"\x14RollbackModelRequest\"\x15\n" +
+	"\x13ConsoleLoginRequest\"^\n" +
+	"\x14ConsoleLoginResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x124\n" +
+	"\aexpires\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\"C\n" +
 	"\x15RevokeIdentityRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"2\n" +
@@ -2512,7 +2936,15 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bListJobs\x12\x1c.fedscore.v1.ListJobsRequest\x1a\x1d.fedscore.v1.ListJobsResponse\x12:\n" +
 	"\bWatchJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job0\x01\x12<\n" +
 	"\tCancelJob\x12\x1d.fedscore.v1.CancelJobRequest\x1a\x10.fedscore.v1.Job\x12:\n" +
-	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model2\xc3\x01\n" +
+	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model2\xd7\x02\n" +
+	"\bRegistry\x12M\n" +
+	"\n" +
+	"ListModels\x12\x1e.fedscore.v1.ListModelsRequest\x1a\x1f.fedscore.v1.ListModelsResponse\x12Z\n" +
+	"\x12GetRegisteredModel\x12&.fedscore.v1.GetRegisteredModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12N\n" +
+	"\fPromoteModel\x12 .fedscore.v1.PromoteModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12P\n" +
+	"\rRollbackModel\x12!.fedscore.v1.RollbackModelRequest\x1a\x1c.fedscore.v1.RegisteredModel2W\n" +
+	"\aConsole\x12L\n" +
+	"\x05Login\x12 .fedscore.v1.ConsoleLoginRequest\x1a!.fedscore.v1.ConsoleLoginResponse2\xc3\x01\n" +
 	"\x05Admin\x12Y\n" +
 	"\x0eRevokeIdentity\x12\".fedscore.v1.RevokeIdentityRequest\x1a#.fedscore.v1.RevokeIdentityResponse\x12_\n" +
 	"\x10ListParticipants\x12$.fedscore.v1.ListParticipantsRequest\x1a%.fedscore.v1.ListParticipantsResponseB-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
@@ -2530,88 +2962,111 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_fedscore_proto_goTypes = []any{
-	(SecAggStep)(0),                  // 0: fedscore.v1.SecAggStep
-	(JobState)(0),                    // 1: fedscore.v1.JobState
-	(*RevokeIdentityRequest)(nil),    // 2: fedscore.v1.RevokeIdentityRequest
-	(*RevokeIdentityResponse)(nil),   // 3: fedscore.v1.RevokeIdentityResponse
-	(*ListParticipantsRequest)(nil),  // 4: fedscore.v1.ListParticipantsRequest
-	(*ParticipantInfo)(nil),          // 5: fedscore.v1.ParticipantInfo
-	(*ListParticipantsResponse)(nil), // 6: fedscore.v1.ListParticipantsResponse
-	(*ParticipantMessage)(nil),       // 7: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                    // 8: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),       // 9: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),                  // 10: fedscore.v1.Welcome
-	(*Task)(nil),                     // 11: fedscore.v1.Task
-	(*TaskResult)(nil),               // 12: fedscore.v1.TaskResult
-	(*JobEnded)(nil),                 // 13: fedscore.v1.JobEnded
-	(*JobSpec)(nil),                  // 14: fedscore.v1.JobSpec
-	(*Standardizer)(nil),             // 15: fedscore.v1.Standardizer
-	(*Metrics)(nil),                  // 16: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),             // 17: fedscore.v1.RoundMetrics
-	(*Model)(nil),                    // 18: fedscore.v1.Model
-	(*Checkpoint)(nil),               // 19: fedscore.v1.Checkpoint
-	(*Collection)(nil),               // 20: fedscore.v1.Collection
-	(*Segment)(nil),                  // 21: fedscore.v1.Segment
-	(*Job)(nil),                      // 22: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),         // 23: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),            // 24: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),          // 25: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),         // 26: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),         // 27: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(SecAggStep)(0),                   // 0: fedscore.v1.SecAggStep
+	(JobState)(0),                     // 1: fedscore.v1.JobState
+	(*RegisteredModel)(nil),           // 2: fedscore.v1.RegisteredModel
+	(*ListModelsRequest)(nil),         // 3: fedscore.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),        // 4: fedscore.v1.ListModelsResponse
+	(*GetRegisteredModelRequest)(nil), // 5: fedscore.v1.GetRegisteredModelRequest
+	(*PromoteModelRequest)(nil),       // 6: fedscore.v1.PromoteModelRequest
+	(*RollbackModelRequest)(nil),      // 7: fedscore.v1.RollbackModelRequest
+	(*ConsoleLoginRequest)(nil),       // 8: fedscore.v1.ConsoleLoginRequest
+	(*ConsoleLoginResponse)(nil),      // 9: fedscore.v1.ConsoleLoginResponse
+	(*RevokeIdentityRequest)(nil),     // 10: fedscore.v1.RevokeIdentityRequest
+	(*RevokeIdentityResponse)(nil),    // 11: fedscore.v1.RevokeIdentityResponse
+	(*ListParticipantsRequest)(nil),   // 12: fedscore.v1.ListParticipantsRequest
+	(*ParticipantInfo)(nil),           // 13: fedscore.v1.ParticipantInfo
+	(*ListParticipantsResponse)(nil),  // 14: fedscore.v1.ListParticipantsResponse
+	(*ParticipantMessage)(nil),        // 15: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                     // 16: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),        // 17: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),                   // 18: fedscore.v1.Welcome
+	(*Task)(nil),                      // 19: fedscore.v1.Task
+	(*TaskResult)(nil),                // 20: fedscore.v1.TaskResult
+	(*JobEnded)(nil),                  // 21: fedscore.v1.JobEnded
+	(*JobSpec)(nil),                   // 22: fedscore.v1.JobSpec
+	(*Standardizer)(nil),              // 23: fedscore.v1.Standardizer
+	(*Metrics)(nil),                   // 24: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),              // 25: fedscore.v1.RoundMetrics
+	(*Model)(nil),                     // 26: fedscore.v1.Model
+	(*Checkpoint)(nil),                // 27: fedscore.v1.Checkpoint
+	(*Collection)(nil),                // 28: fedscore.v1.Collection
+	(*Segment)(nil),                   // 29: fedscore.v1.Segment
+	(*Job)(nil),                       // 30: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),          // 31: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),             // 32: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),           // 33: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),          // 34: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),          // 35: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	28, // 0: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
-	5,  // 1: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
-	8,  // 2: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	12, // 3: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	10, // 4: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	11, // 5: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	13, // 6: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	14, // 7: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
-	0,  // 8: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
-	0,  // 9: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
-	1,  // 10: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	16, // 11: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	15, // 12: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	16, // 13: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	20, // 14: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
-	21, // 15: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
-	14, // 16: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
-	1,  // 17: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	28, // 18: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	28, // 19: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	28, // 20: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	17, // 21: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	18, // 22: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	19, // 23: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	14, // 24: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	22, // 25: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	7,  // 26: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	23, // 27: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	24, // 28: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	25, // 29: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	24, // 30: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	27, // 31: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	24, // 32: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	2,  // 33: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
-	4,  // 34: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
-	9,  // 35: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	22, // 36: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	22, // 37: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	26, // 38: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	22, // 39: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	22, // 40: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	18, // 41: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	3,  // 42: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
-	6,  // 43: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
-	35, // [35:44] is the sub-list for method output_type
-	26, // [26:35] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	26, // 0: fedscore.v1.RegisteredModel.model:type_name -> fedscore.v1.Model
+	36, // 1: fedscore.v1.RegisteredModel.created:type_name -> google.protobuf.Timestamp
+	22, // 2: fedscore.v1.RegisteredModel.spec:type_name -> fedscore.v1.JobSpec
+	2,  // 3: fedscore.v1.ListModelsResponse.versions:type_name -> fedscore.v1.RegisteredModel
+	36, // 4: fedscore.v1.ConsoleLoginResponse.expires:type_name -> google.protobuf.Timestamp
+	36, // 5: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
+	13, // 6: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
+	16, // 7: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	20, // 8: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	18, // 9: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	19, // 10: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	21, // 11: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	22, // 12: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 13: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
+	0,  // 14: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
+	1,  // 15: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
+	24, // 16: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	23, // 17: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	24, // 18: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	28, // 19: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	29, // 20: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	22, // 21: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	1,  // 22: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
+	36, // 23: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	36, // 24: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	36, // 25: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	25, // 26: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	26, // 27: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	27, // 28: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	22, // 29: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	30, // 30: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	15, // 31: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	31, // 32: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	32, // 33: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	33, // 34: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	32, // 35: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	35, // 36: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	32, // 37: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	3,  // 38: fedscore.v1.Registry.ListModels:input_type -> fedscore.v1.ListModelsRequest
+	5,  // 39: fedscore.v1.Registry.GetRegisteredModel:input_type -> fedscore.v1.GetRegisteredModelRequest
+	6,  // 40: fedscore.v1.Registry.PromoteModel:input_type -> fedscore.v1.PromoteModelRequest
+	7,  // 41: fedscore.v1.Registry.RollbackModel:input_type -> fedscore.v1.RollbackModelRequest
+	8,  // 42: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
+	10, // 43: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
+	12, // 44: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
+	17, // 45: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	30, // 46: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	30, // 47: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	34, // 48: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	30, // 49: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	30, // 50: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	26, // 51: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	4,  // 52: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
+	2,  // 53: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
+	2,  // 54: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
+	2,  // 55: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
+	9,  // 56: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
+	11, // 57: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
+	14, // 58: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
+	45, // [45:59] is the sub-list for method output_type
+	31, // [31:45] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_fedscore_proto_init() }
@@ -2619,11 +3074,11 @@ func file_fedscore_proto_init() {
 	if File_fedscore_proto != nil {
 		return
 	}
-	file_fedscore_proto_msgTypes[5].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[13].OneofWrappers = []any{
 		(*ParticipantMessage_Hello)(nil),
 		(*ParticipantMessage_Result)(nil),
 	}
-	file_fedscore_proto_msgTypes[7].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[15].OneofWrappers = []any{
 		(*CoordinatorMessage_Welcome)(nil),
 		(*CoordinatorMessage_Task)(nil),
 		(*CoordinatorMessage_JobEnded)(nil),
@@ -2634,9 +3089,9 @@ func file_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   34,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   5,
 		},
 		GoTypes:           file_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscore_proto_depIdxs,

@@ -433,6 +433,340 @@ var Jobs_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	Registry_ListModels_FullMethodName         = "/fedscore.v1.Registry/ListModels"
+	Registry_GetRegisteredModel_FullMethodName = "/fedscore.v1.Registry/GetRegisteredModel"
+	Registry_PromoteModel_FullMethodName       = "/fedscore.v1.Registry/PromoteModel"
+	Registry_RollbackModel_FullMethodName      = "/fedscore.v1.Registry/RollbackModel"
+)
+
+// RegistryClient is the client API for Registry service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Registry is the model registry: every finished job registers a version;
+// one version per registry is the champion that scoring uses by default.
+type RegistryClient interface {
+	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	GetRegisteredModel(ctx context.Context, in *GetRegisteredModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error)
+	// PromoteModel makes a version the champion (admin).
+	PromoteModel(ctx context.Context, in *PromoteModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error)
+	// RollbackModel makes the previous champion the champion again (admin).
+	RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error)
+}
+
+type registryClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRegistryClient(cc grpc.ClientConnInterface) RegistryClient {
+	return &registryClient{cc}
+}
+
+func (c *registryClient) ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListModelsResponse)
+	err := c.cc.Invoke(ctx, Registry_ListModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryClient) GetRegisteredModel(ctx context.Context, in *GetRegisteredModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisteredModel)
+	err := c.cc.Invoke(ctx, Registry_GetRegisteredModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryClient) PromoteModel(ctx context.Context, in *PromoteModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisteredModel)
+	err := c.cc.Invoke(ctx, Registry_PromoteModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryClient) RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*RegisteredModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisteredModel)
+	err := c.cc.Invoke(ctx, Registry_RollbackModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RegistryServer is the server API for Registry service.
+// All implementations must embed UnimplementedRegistryServer
+// for forward compatibility.
+//
+// Registry is the model registry: every finished job registers a version;
+// one version per registry is the champion that scoring uses by default.
+type RegistryServer interface {
+	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	GetRegisteredModel(context.Context, *GetRegisteredModelRequest) (*RegisteredModel, error)
+	// PromoteModel makes a version the champion (admin).
+	PromoteModel(context.Context, *PromoteModelRequest) (*RegisteredModel, error)
+	// RollbackModel makes the previous champion the champion again (admin).
+	RollbackModel(context.Context, *RollbackModelRequest) (*RegisteredModel, error)
+	mustEmbedUnimplementedRegistryServer()
+}
+
+// UnimplementedRegistryServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRegistryServer struct{}
+
+func (UnimplementedRegistryServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedRegistryServer) GetRegisteredModel(context.Context, *GetRegisteredModelRequest) (*RegisteredModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRegisteredModel not implemented")
+}
+func (UnimplementedRegistryServer) PromoteModel(context.Context, *PromoteModelRequest) (*RegisteredModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteModel not implemented")
+}
+func (UnimplementedRegistryServer) RollbackModel(context.Context, *RollbackModelRequest) (*RegisteredModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollbackModel not implemented")
+}
+func (UnimplementedRegistryServer) mustEmbedUnimplementedRegistryServer() {}
+func (UnimplementedRegistryServer) testEmbeddedByValue()                  {}
+
+// UnsafeRegistryServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RegistryServer will
+// result in compilation errors.
+type UnsafeRegistryServer interface {
+	mustEmbedUnimplementedRegistryServer()
+}
+
+func RegisterRegistryServer(s grpc.ServiceRegistrar, srv RegistryServer) {
+	// If the following call panics, it indicates UnimplementedRegistryServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Registry_ServiceDesc, srv)
+}
+
+func _Registry_ListModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServer).ListModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Registry_ListModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServer).ListModels(ctx, req.(*ListModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Registry_GetRegisteredModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRegisteredModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServer).GetRegisteredModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Registry_GetRegisteredModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServer).GetRegisteredModel(ctx, req.(*GetRegisteredModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Registry_PromoteModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServer).PromoteModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Registry_PromoteModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServer).PromoteModel(ctx, req.(*PromoteModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Registry_RollbackModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollbackModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServer).RollbackModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Registry_RollbackModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServer).RollbackModel(ctx, req.(*RollbackModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Registry_ServiceDesc is the grpc.ServiceDesc for Registry service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Registry_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "fedscore.v1.Registry",
+	HandlerType: (*RegistryServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListModels",
+			Handler:    _Registry_ListModels_Handler,
+		},
+		{
+			MethodName: "GetRegisteredModel",
+			Handler:    _Registry_GetRegisteredModel_Handler,
+		},
+		{
+			MethodName: "PromoteModel",
+			Handler:    _Registry_PromoteModel_Handler,
+		},
+		{
+			MethodName: "RollbackModel",
+			Handler:    _Registry_RollbackModel_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "fedscore.proto",
+}
+
+const (
+	Console_Login_FullMethodName = "/fedscore.v1.Console/Login"
+)
+
+// ConsoleClient is the client API for Console service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Console hands out one-time login links to the web console, bound to the
+// caller's own certificate identity.
+type ConsoleClient interface {
+	Login(ctx context.Context, in *ConsoleLoginRequest, opts ...grpc.CallOption) (*ConsoleLoginResponse, error)
+}
+
+type consoleClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewConsoleClient(cc grpc.ClientConnInterface) ConsoleClient {
+	return &consoleClient{cc}
+}
+
+func (c *consoleClient) Login(ctx context.Context, in *ConsoleLoginRequest, opts ...grpc.CallOption) (*ConsoleLoginResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConsoleLoginResponse)
+	err := c.cc.Invoke(ctx, Console_Login_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ConsoleServer is the server API for Console service.
+// All implementations must embed UnimplementedConsoleServer
+// for forward compatibility.
+//
+// Console hands out one-time login links to the web console, bound to the
+// caller's own certificate identity.
+type ConsoleServer interface {
+	Login(context.Context, *ConsoleLoginRequest) (*ConsoleLoginResponse, error)
+	mustEmbedUnimplementedConsoleServer()
+}
+
+// UnimplementedConsoleServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedConsoleServer struct{}
+
+func (UnimplementedConsoleServer) Login(context.Context, *ConsoleLoginRequest) (*ConsoleLoginResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Login not implemented")
+}
+func (UnimplementedConsoleServer) mustEmbedUnimplementedConsoleServer() {}
+func (UnimplementedConsoleServer) testEmbeddedByValue()                 {}
+
+// UnsafeConsoleServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ConsoleServer will
+// result in compilation errors.
+type UnsafeConsoleServer interface {
+	mustEmbedUnimplementedConsoleServer()
+}
+
+func RegisterConsoleServer(s grpc.ServiceRegistrar, srv ConsoleServer) {
+	// If the following call panics, it indicates UnimplementedConsoleServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Console_ServiceDesc, srv)
+}
+
+func _Console_Login_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConsoleLoginRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsoleServer).Login(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Console_Login_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsoleServer).Login(ctx, req.(*ConsoleLoginRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Console_ServiceDesc is the grpc.ServiceDesc for Console service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Console_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "fedscore.v1.Console",
+	HandlerType: (*ConsoleServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Login",
+			Handler:    _Console_Login_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "fedscore.proto",
+}
+
+const (
 	Admin_RevokeIdentity_FullMethodName   = "/fedscore.v1.Admin/RevokeIdentity"
 	Admin_ListParticipants_FullMethodName = "/fedscore.v1.Admin/ListParticipants"
 )

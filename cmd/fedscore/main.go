@@ -36,6 +36,7 @@ func init() {
 		"audit":       {"verify an audit log", runAudit},
 		"bench":       {"benchmarks that print figures as tables or JSON", runBench},
 		"report":      {"write a finished job's HTML model report with charts", runReport},
+		"console":     {"log in to the web console the coordinator serves on --http", runConsole},
 	}
 }
 

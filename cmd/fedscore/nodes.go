@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/store"
@@ -80,7 +82,18 @@ func runCoordinator(args []string) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	co, err := coordinator.New(coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg})
+	var con *console.Console
+	consoleLogin := func(id pki.Identity, ttl time.Duration) (string, error) {
+		if con == nil {
+			return "", errors.New("no web console")
+		}
+		return con.LoginURL("http://"+*httpAddr, id, ttl)
+	}
+	cfg := coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg}
+	if *httpAddr != "" {
+		cfg.ConsoleLogin = consoleLogin
+	}
+	co, err := coordinator.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -120,8 +133,19 @@ func runCoordinator(args []string) error {
 		srv.GracefulStop()
 	}()
 	if *httpAddr != "" {
+		key, err := consoleKey(*storePath + ".console.key")
+		if err != nil {
+			co.Close()
+			return err
+		}
+		con, err = console.New(console.Config{Source: coordinator.ConsoleSource{Co: co}, Key: key, Revoked: co.IsRevoked, Log: log})
+		if err != nil {
+			co.Close()
+			return err
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/", con.Handler())
 		hs, err := serveHTTP(*httpAddr, mux, log)
 		if err != nil {
 			co.Close()
@@ -207,4 +231,20 @@ func serveHTTP(addr string, h http.Handler, log *slog.Logger) (*http.Server, err
 	}()
 	log.Info("http serving", "addr", lis.Addr().String())
 	return hs, nil
+}
+
+// consoleKey keeps the console's signing key beside the store, so sessions
+// survive a restart; it is created on first use, readable only by its owner.
+func consoleKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("console key: %w", err)
+	}
+	return key, nil
 }

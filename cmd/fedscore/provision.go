@@ -270,3 +270,31 @@ func auditVerify(args []string) error {
 	fmt.Printf("%s: %d records, chain intact\n", fs.Arg(0), n)
 	return nil
 }
+
+func runConsole(args []string) error {
+	return subcommands("console", args, map[string]command{
+		"login": {"print a one-time login link to the web console for your kit's identity", consoleLogin},
+	})
+}
+
+func consoleLogin(args []string) error {
+	fs := newFlags("console login", "console login --kit DIR")
+	cf := addConnFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	conn, err := dial(cf)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := fedscorepb.NewConsoleClient(conn).Login(ctx, &fedscorepb.ConsoleLoginRequest{})
+	if err != nil {
+		return err
+	}
+	fmt.Println(res.GetUrl())
+	fmt.Fprintf(os.Stderr, "valid once, until %s\n", res.GetExpires().AsTime().Local().Format(time.Kitchen))
+	return nil
+}

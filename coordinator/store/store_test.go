@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -92,5 +93,63 @@ func TestBoltSecondOpenTimesOut(t *testing.T) {
 	defer b.Close()
 	if _, err := OpenBolt(path); err == nil {
 		t.Fatal("second open of a locked store succeeded")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	for _, open := range []func(t *testing.T) Store{
+		func(t *testing.T) Store { return NewMemory() },
+		func(t *testing.T) Store {
+			b, err := OpenBolt(filepath.Join(t.TempDir(), "r.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return b
+		},
+	} {
+		s := open(t)
+		if _, err := s.Model(""); !errors.Is(err, ErrNoChampion) {
+			t.Fatalf("empty registry champion err = %v", err)
+		}
+		var versions []string
+		for i := range 11 {
+			j := &fedscorepb.Job{Id: fmt.Sprintf("job-%02d", i), State: fedscorepb.JobState_JOB_STATE_SUCCEEDED}
+			m, err := s.CompleteJob(j, &fedscorepb.RegisteredModel{JobId: j.Id, Kind: "scorecard"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			versions = append(versions, m.Version)
+			if got, err := s.GetJob(j.Id); err != nil || got.GetState() != fedscorepb.JobState_JOB_STATE_SUCCEEDED {
+				t.Fatalf("job not stored with its model: %v %v", got, err)
+			}
+		}
+		list, champion, err := s.Models()
+		if err != nil || champion != "v1" || len(list) != 11 || list[10].Version != "v11" || list[1].Version != "v2" {
+			t.Fatalf("models %v champion %q err %v", list, champion, err)
+		}
+		if _, err := s.Promote("v1"); !errors.Is(err, ErrIsChampion) {
+			t.Fatalf("promote champion err = %v", err)
+		}
+		if _, err := s.Promote("v99"); !errors.Is(err, ErrNoModel) {
+			t.Fatalf("promote unknown err = %v", err)
+		}
+		for _, v := range []string{"v3", "v10"} {
+			if m, err := s.Promote(v); err != nil || !m.Champion {
+				t.Fatalf("promote %s: %v %v", v, m, err)
+			}
+		}
+		for _, want := range []string{"v3", "v1"} {
+			m, err := s.Rollback()
+			if err != nil || m.Version != want {
+				t.Fatalf("rollback = %v %v, want %s", m, err, want)
+			}
+		}
+		if _, err := s.Rollback(); !errors.Is(err, ErrNoPrevious) {
+			t.Fatalf("rollback past the first err = %v", err)
+		}
+		if m, err := s.Model(""); err != nil || m.Version != "v1" {
+			t.Fatalf("champion %v %v", m, err)
+		}
 	}
 }
