@@ -391,7 +391,10 @@ func (s *Store) Publish(ctx context.Context, b Batch) (PublishResult, error) {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(b.Rows[x].CustomerID, b.Rows[y].CustomerID) })
+	byID := func(x, y int32) int { return strings.Compare(b.Rows[x].CustomerID, b.Rows[y].CustomerID) }
+	if !slices.IsSortedFunc(order, byID) {
+		slices.SortFunc(order, byID)
+	}
 	for k := 1; k < n; k++ {
 		if a, c := order[k-1], order[k]; b.Rows[a].CustomerID == b.Rows[c].CustomerID {
 			return PublishResult{}, invalid("batch %q: customer %q appears twice (rows %d and %d)", b.ID, b.Rows[a].CustomerID, min(a, c), max(a, c))
