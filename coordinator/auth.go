@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/secure/pki"
 	"google.golang.org/grpc"
@@ -32,6 +33,14 @@ var DefaultPolicy = Policy{
 	"/fedscore.v1.Jobs/GetModel":                 {pki.Scientist, pki.Admin},
 	"/fedscore.v1.Admin/":                        {pki.Admin},
 	"/fedscore.v1.Console/Login":                 pki.Roles,
+	"/fedscore.v1.Scores/GetScore":               {pki.Credit, pki.Scientist, pki.Admin},
+	"/fedscore.v1.Scores/BatchGetScores":         {pki.Credit, pki.Scientist, pki.Admin},
+	"/fedscore.v1.Scores/GetScoreHistory":        {pki.Credit, pki.Scientist, pki.Admin},
+	"/fedscore.v1.Scores/PublishScores":          {pki.Participant},
+	"/fedscore.v1.Scores/ListModelVersions":      {pki.Scientist, pki.Admin, pki.Credit, pki.Marketing},
+	"/fedscore.v1.Scores/RegisterModelVersion":   {pki.Admin},
+	"/fedscore.v1.Scores/PromoteModelVersion":    {pki.Admin},
+	"/arrow.flight.protocol.FlightService/":      {pki.Marketing},
 	"/fedscore.v1.Registry/ListModels":           {pki.Scientist, pki.Admin, pki.Credit, pki.Marketing},
 	"/fedscore.v1.Registry/GetRegisteredModel":   {pki.Scientist, pki.Admin, pki.Credit, pki.Marketing, pki.Participant},
 	"/fedscore.v1.Registry/PromoteModel":         {pki.Admin},
@@ -144,6 +153,12 @@ func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	id, err := g.check(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
+	}
+	// A participant publishes scores only under its own name.
+	if p, ok := req.(*fedscorepb.PublishScoresRequest); ok && !g.insecure && p.GetParticipantId() != id.Name {
+		err := fmt.Errorf("%w: %s may not publish scores as %q", ErrDenied, id, p.GetParticipantId())
+		g.deny(id, info.FullMethod, err)
+		return nil, status.Error(codes.PermissionDenied, err.Error())
 	}
 	return handler(context.WithValue(ctx, identityKey{}, id), req)
 }

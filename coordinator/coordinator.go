@@ -343,6 +343,14 @@ func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobR
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	if spec.GetModel() == program.ModelScore {
+		// Record the version actually scored with, champion or named.
+		rm, err := co.cfg.Store.Model(spec.GetScoreVersion())
+		if err != nil {
+			return nil, registryError(err)
+		}
+		spec.ScoreVersion = rm.GetVersion()
+	}
 	who, _ := IdentityFrom(ctx)
 	job := &fedscorepb.Job{
 		Id:          newJobID(co.cfg.Now()),
@@ -492,7 +500,13 @@ func (co *Coordinator) GetModel(ctx context.Context, req *fedscorepb.GetJobReque
 func (co *Coordinator) startJob(job *fedscorepb.Job) error {
 	spec := job.GetSpec()
 	cp := job.GetCheckpoint()
-	prog, err := program.New(spec, cp.GetProgramState())
+	var prog round.Program
+	var err error
+	if spec.GetModel() == program.ModelScore {
+		prog, err = co.scoringProgram(job, cp.GetProgramState())
+	} else {
+		prog, err = program.New(spec, cp.GetProgramState())
+	}
 	if err != nil {
 		return err
 	}
@@ -624,4 +638,24 @@ func (co *Coordinator) Login(ctx context.Context, _ *fedscorepb.ConsoleLoginRequ
 	}
 	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "console.login"})
 	return &fedscorepb.ConsoleLoginResponse{Url: url, Expires: timestamppb.New(co.cfg.Now().Add(ttl))}, nil
+}
+
+// scoringProgram resolves a scoring job's model version (the champion when
+// none is named) and makes sure the score store will take its scores.
+func (co *Coordinator) scoringProgram(job *fedscorepb.Job, state []byte) (round.Program, error) {
+	if state != nil {
+		return program.NewScoring(nil, state)
+	}
+	rm, err := co.cfg.Store.Model(job.GetSpec().GetScoreVersion())
+	if err != nil {
+		return nil, fmt.Errorf("scoring job: %w", err)
+	}
+	if co.cfg.OnRegister != nil {
+		co.cfg.OnRegister(rm)
+	}
+	plan, err := program.NewScorePlan(job.GetId(), rm, int(job.GetSpec().GetReasons()))
+	if err != nil {
+		return nil, err
+	}
+	return program.NewScoring(plan, nil)
 }

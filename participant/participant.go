@@ -73,6 +73,7 @@ type Node struct {
 	seconds *prometheus.HistogramVec
 
 	mu       sync.Mutex
+	conn     *grpc.ClientConn // the current connection, for publishing scores
 	jobs     map[string]program.Participant
 	sessions map[string]*secureSession // by job: one collection at a time
 }
@@ -139,6 +140,14 @@ func (n *Node) serve(ctx context.Context) error {
 		return fmt.Errorf("participant: dial %s: %w", n.cfg.Coordinator, err)
 	}
 	defer conn.Close()
+	n.mu.Lock()
+	n.conn = conn
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.conn = nil
+		n.mu.Unlock()
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
@@ -232,6 +241,9 @@ func (n *Node) Handle(t *fedscorepb.Task) *fedscorepb.TaskResult {
 }
 
 func (n *Node) gather(t *fedscorepb.Task) ([]byte, error) {
+	if t.GetKind() == program.KindScore {
+		return n.score(t)
+	}
 	p, err := n.job(t.GetJobId(), t.GetSpec())
 	if err != nil {
 		return nil, err

@@ -1434,8 +1434,12 @@ type JobSpec struct {
 	// tiers is how many score-band tiers to cut (default 5); propensity puts
 	// the highest probabilities in tier A (marketing) rather than the lowest
 	// (credit risk).
-	Tiers         uint32 `protobuf:"varint,30,opt,name=tiers,proto3" json:"tiers,omitempty"`
-	Propensity    bool   `protobuf:"varint,31,opt,name=propensity,proto3" json:"propensity,omitempty"`
+	Tiers      uint32 `protobuf:"varint,30,opt,name=tiers,proto3" json:"tiers,omitempty"`
+	Propensity bool   `protobuf:"varint,31,opt,name=propensity,proto3" json:"propensity,omitempty"`
+	// Scoring jobs (model "score"): the registered version to score with
+	// (empty: the champion) and how many reason codes to give per customer.
+	ScoreVersion  string `protobuf:"bytes,32,opt,name=score_version,json=scoreVersion,proto3" json:"score_version,omitempty"`
+	Reasons       uint32 `protobuf:"varint,33,opt,name=reasons,proto3" json:"reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1685,6 +1689,20 @@ func (x *JobSpec) GetPropensity() bool {
 		return x.Propensity
 	}
 	return false
+}
+
+func (x *JobSpec) GetScoreVersion() string {
+	if x != nil {
+		return x.ScoreVersion
+	}
+	return ""
+}
+
+func (x *JobSpec) GetReasons() uint32 {
+	if x != nil {
+		return x.Reasons
+	}
+	return 0
 }
 
 type Standardizer struct {
@@ -2783,7 +2801,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xbe\a\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfd\a\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
@@ -2821,7 +2839,9 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x05tiers\x18\x1e \x01(\rR\x05tiers\x12\x1e\n" +
 	"\n" +
 	"propensity\x18\x1f \x01(\bR\n" +
-	"propensity\"4\n" +
+	"propensity\x12#\n" +
+	"\rscore_version\x18  \x01(\tR\fscoreVersion\x12\x18\n" +
+	"\areasons\x18! \x01(\rR\areasons\"4\n" +
 	"\fStandardizer\x12\x12\n" +
 	"\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x02 \x03(\x01R\x03std\"\xe0\x01\n" +

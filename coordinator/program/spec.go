@@ -40,7 +40,7 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 	if s.Model == "" {
 		s.Model = "logistic"
 	}
-	bench := s.Model == ModelBenchSum
+	bench := s.Model == ModelBenchSum || s.Model == ModelScore
 	binned := s.Model == ModelScorecard || s.Model == ModelSoftmax
 	if binned {
 		// FedAvg of a few full-batch gradient steps per round averages to
@@ -69,6 +69,14 @@ func NormalizeSpec(in *fedscorepb.JobSpec) (*fedscorepb.JobSpec, error) {
 	}
 	switch {
 	case s.Model == "logistic", binned:
+	case s.Model == ModelScore:
+		if len(s.Participants) == 0 {
+			bad("a scoring job lists the participants that score")
+		}
+		if s.Reasons == 0 {
+			s.Reasons = 3
+		}
+		s.PlainAggregation = true // nothing is summed: results go to the score store
 	case bench:
 		if s.BenchDim == 0 {
 			bad("%s needs bench_dim", ModelBenchSum)

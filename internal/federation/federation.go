@@ -15,11 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/flight"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/store"
 	"github.com/fedscore/fedscore/participant"
+	"github.com/fedscore/fedscore/scores"
 	"github.com/fedscore/fedscore/secure/pki"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -45,6 +47,10 @@ type Options struct {
 	Audit *audit.Log
 	// Metrics, if set, registers the coordinator's Prometheus series.
 	Metrics prometheus.Registerer
+	// Scores, if set, is the score store the coordinator serves (Scores
+	// service and Flight export on its gRPC port); registered models are
+	// registered with it.
+	Scores *scores.Store
 }
 
 // Federation is a running coordinator with its participants.
@@ -76,12 +82,14 @@ func Start(o Options) (*Federation, error) {
 	if o.Store == nil {
 		o.Store = store.NewMemory()
 	}
-	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit, Metrics: o.Metrics})
+	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit, Metrics: o.Metrics,
+		OnRegister: RegisterWithScores(o.Scores, o.Log)})
 	if err != nil {
 		return nil, err
 	}
 	f := &Federation{Coordinator: co, errs: make(chan error, len(o.Participants)+1)}
-	srvOpts := append(co.ServerOptions(), o.ServerOptions...)
+	srvOpts := append(co.ServerOptions(), grpc.MaxRecvMsgSize(scores.MaxPublishMessageBytes))
+	srvOpts = append(srvOpts, o.ServerOptions...)
 	if !o.Insecure {
 		if err := f.provision(); err != nil {
 			co.Close()
@@ -107,6 +115,10 @@ func Start(o Options) (*Federation, error) {
 	f.Addr = lis.Addr().String()
 	srv := grpc.NewServer(srvOpts...)
 	co.Register(srv)
+	if o.Scores != nil {
+		fedscorepb.RegisterScoresServer(srv, scores.NewService(o.Scores))
+		flight.RegisterFlightServiceServer(srv, scores.NewFlightService(o.Scores))
+	}
 	f.server = srv
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -150,7 +162,7 @@ func (f *Federation) StartParticipant(id string) error {
 	}
 	node, err := participant.New(participant.Config{
 		ID: id, Coordinator: f.Addr, Data: f.files[id],
-		DialOptions: []grpc.DialOption{creds},
+		DialOptions: []grpc.DialOption{creds, grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(scores.MaxPublishMessageBytes))},
 		Log:         f.log.With("role", "participant"),
 		MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
 	})
@@ -280,5 +292,22 @@ func (f *Federation) Close() {
 	f.Coordinator.Close()
 	if f.server != nil {
 		f.server.Stop()
+	}
+}
+
+// RegisterWithScores is the coordinator's OnRegister hook that tells a
+// score store about a model version, so participants can publish scores
+// for it (nil when there is no store).
+func RegisterWithScores(st *scores.Store, log *slog.Logger) func(*fedscorepb.RegisteredModel) {
+	if st == nil {
+		return nil
+	}
+	return func(rm *fedscorepb.RegisteredModel) {
+		_, err := st.RegisterModel(context.Background(), scores.Model{
+			Version: rm.GetVersion(), JobID: rm.GetJobId(), Round: int64(rm.GetModel().GetRounds()), Champion: rm.GetChampion(),
+		})
+		if err != nil && log != nil {
+			log.Error("register model with the score store", "version", rm.GetVersion(), "err", err)
+		}
 	}
 }

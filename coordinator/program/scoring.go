@@ -1,0 +1,204 @@
+package program
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/round"
+	"github.com/fedscore/fedscore/datasets"
+	"github.com/fedscore/fedscore/features"
+	"github.com/fedscore/fedscore/models"
+	"google.golang.org/protobuf/proto"
+)
+
+// ModelScore is a scoring job: every participant scores its own customers
+// with a registered model version and publishes only the results (id, PD,
+// points, tier, reason codes) to the score store. Raw features never leave
+// a participant. It is one gathered collection whose answers are the
+// participants' publication summaries.
+const ModelScore = "score"
+
+// KindScore is the scoring collection.
+const KindScore = "score"
+
+// ScorePlan is what a scoring task carries: the model and its lineage.
+type ScorePlan struct {
+	Version string `json:"version"`
+	JobID   string `json:"job_id"`
+	Round   int    `json:"round"`
+	Model   []byte `json:"model"` // fedscorepb.Model, binary
+	Reasons int    `json:"reasons"`
+	// Batch names this scoring run; publications under it are idempotent.
+	Batch string `json:"batch"`
+}
+
+// ScoreSummary is a participant's answer to a scoring task.
+type ScoreSummary struct {
+	Participant string         `json:"participant"`
+	Rows        int            `json:"rows"`
+	Published   int            `json:"published"`
+	Seconds     float64        `json:"seconds"`
+	Tiers       map[string]int `json:"tiers,omitempty"`
+}
+
+// NewScorePlan is the plan of a scoring job for registered model rm.
+func NewScorePlan(job string, rm *fedscorepb.RegisteredModel, reasons int) ([]byte, error) {
+	m, err := proto.Marshal(rm.GetModel())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ScorePlan{Version: rm.GetVersion(), JobID: rm.GetJobId(), Round: int(rm.GetModel().GetRounds()),
+		Model: m, Reasons: reasons, Batch: job})
+}
+
+type scoringState struct {
+	Plan      []byte         `json:"plan"`
+	Summaries []ScoreSummary `json:"summaries,omitempty"`
+	Records   []round.Record `json:"records,omitempty"`
+}
+
+// Scoring is the coordinator side of a scoring job.
+type Scoring struct{ st scoringState }
+
+// NewScoring returns a scoring program for a plan (from NewScorePlan), or
+// restored from state.
+func NewScoring(plan, state []byte) (*Scoring, error) {
+	p := &Scoring{st: scoringState{Plan: plan}}
+	if state != nil {
+		if err := json.Unmarshal(state, &p.st); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.st.Plan) == 0 {
+		return nil, fmt.Errorf("program: scoring job without a model")
+	}
+	return p, nil
+}
+
+// Start implements round.Program.
+func (p *Scoring) Start() (round.Collection, error) {
+	return round.Collection{Kind: KindScore, Round: 1, Plan: p.st.Plan, Gather: true}, nil
+}
+
+// Close implements round.Program.
+func (p *Scoring) Close(c round.Collection, o round.Outcome) (*round.Collection, error) {
+	var rows float64
+	for _, g := range o.Gathered {
+		var s ScoreSummary
+		if err := json.Unmarshal(g, &s); err != nil {
+			return nil, fmt.Errorf("a participant's scoring summary: %w", err)
+		}
+		p.st.Summaries = append(p.st.Summaries, s)
+		rows += float64(s.Published)
+	}
+	p.st.Records = append(p.st.Records, round.Record{Round: 1, Participants: o.Contributors, Dropped: o.Dropped, Examples: rows})
+	return nil, nil
+}
+
+// History implements round.Program.
+func (p *Scoring) History() []round.Record { return slices.Clone(p.st.Records) }
+
+// MarshalState implements round.Program.
+func (p *Scoring) MarshalState() ([]byte, error) { return json.Marshal(p.st) }
+
+// Scored is one customer's score.
+type Scored struct {
+	PD      float64
+	Points  float64
+	Tier    string
+	Reasons []string
+}
+
+// Scorer scores tables with one model version.
+type Scorer struct {
+	Plan    ScorePlan
+	model   *fedscorepb.Model
+	card    *models.Scorecard
+	tiers   *models.Tiering
+	lr      *models.Logistic
+	scaler  features.Standardizer
+	factor  float64
+	offset  float64
+	reasons int
+}
+
+// NewScorer reads a scoring plan.
+func NewScorer(plan []byte) (*Scorer, error) {
+	s := &Scorer{}
+	if err := json.Unmarshal(plan, &s.Plan); err != nil {
+		return nil, fmt.Errorf("program: scoring plan: %w", err)
+	}
+	s.model = &fedscorepb.Model{}
+	if err := proto.Unmarshal(s.Plan.Model, s.model); err != nil {
+		return nil, fmt.Errorf("program: scoring plan's model: %w", err)
+	}
+	s.reasons = s.Plan.Reasons
+	if len(s.model.GetTiers()) > 0 {
+		s.tiers = &models.Tiering{}
+		if err := json.Unmarshal(s.model.GetTiers(), s.tiers); err != nil {
+			return nil, err
+		}
+	}
+	switch s.model.GetKind() {
+	case ModelScorecard:
+		s.card = &models.Scorecard{}
+		if err := json.Unmarshal(s.model.GetScorecard(), s.card); err != nil {
+			return nil, fmt.Errorf("program: scorecard: %w", err)
+		}
+		if err := s.card.Validate(); err != nil {
+			return nil, err
+		}
+	case "logistic", "":
+		// Points on the default scale: 600 at 50:1, 20 to double.
+		s.factor = models.DefaultPDO / math.Ln2
+		s.offset = models.DefaultBaseScore - s.factor*math.Log(models.DefaultBaseOdds)
+		s.lr = models.NewLogistic(len(s.model.GetWeights()))
+		if err := s.lr.SetParams(append(slices.Clone(s.model.GetWeights()), s.model.GetIntercept())); err != nil {
+			return nil, err
+		}
+		s.scaler = features.Standardizer{Mean: s.model.GetScaler().GetMean(), Std: s.model.GetScaler().GetStd()}
+	default:
+		return nil, fmt.Errorf("program: cannot score with a %s model", s.model.GetKind())
+	}
+	return s, nil
+}
+
+// Score scores every row of t.
+func (s *Scorer) Score(t *datasets.Table, source string) ([]Scored, error) {
+	out := make([]Scored, t.Rows())
+	if s.card != nil {
+		scored, err := s.card.Score(t, s.reasons)
+		if err != nil {
+			return nil, fmt.Errorf("file %s: %w", source, err)
+		}
+		for i, sc := range scored {
+			out[i] = Scored{PD: sc.PD, Points: sc.Score}
+			for _, r := range sc.Reasons {
+				// A reason code names the characteristic that cost the points.
+				out[i].Reasons = append(out[i].Reasons, r.Feature)
+			}
+		}
+	} else {
+		f, err := datasets.Schema{Features: s.model.GetFeatures()}.Frame(t, source)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range s.lr.Predict(s.scaler.Transform(f.X), nil) {
+			p = min(max(p, 1e-12), 1-1e-12)
+			out[i] = Scored{PD: p, Points: s.offset - s.factor*math.Log(p/(1-p))}
+		}
+	}
+	if s.tiers != nil {
+		for i := range out {
+			out[i].Tier = s.tiers.Name(out[i].PD)
+		}
+	}
+	return out, nil
+}
+
+// ScoredAt stamps a scoring run.
+func ScoredAt() time.Time { return time.Now().UTC() }
