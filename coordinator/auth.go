@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -212,4 +213,35 @@ func (g *guard) isRevoked(name string) bool {
 	defer g.mu.Unlock()
 	_, ok := g.revoked[name]
 	return ok
+}
+
+// HTTPGuard admits an HTTP request only with a verified client certificate
+// of one of the given roles (or anyone, when the coordinator runs
+// insecure), and audits refusals, as the gRPC interceptors do.
+func HTTPGuard(co *Coordinator, h http.Handler, roles ...pki.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if co.cfg.Insecure {
+			h.ServeHTTP(w, r)
+			return
+		}
+		var id pki.Identity
+		err := ErrUnauthenticated
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			id, err = pki.FromCertificate(r.TLS.VerifiedChains[0][0])
+		}
+		code := http.StatusUnauthorized
+		switch {
+		case err != nil:
+		case co.IsRevoked(id.Name):
+			err = fmt.Errorf("%w: %s", ErrRevoked, id.Name)
+		case !slices.Contains(roles, id.Role):
+			err, code = fmt.Errorf("%w: %s may not call %s", ErrDenied, id, r.URL.Path), http.StatusForbidden
+		}
+		if err != nil {
+			co.guard.deny(id, "HTTP "+r.Method+" "+r.URL.Path, err)
+			http.Error(w, err.Error(), code)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -28,6 +28,7 @@ func runJob(args []string) error {
 		"cancel": {"cancel a running job", jobCancel},
 		"model":  {"print a finished job's model as JSON", jobModel},
 		"report": {"evaluate a finished job's model on a local test file, optionally next to a pooled baseline", jobReport},
+		"score":  {"have participants score their customers with a registered model and publish the scores", jobScore},
 	})
 }
 
@@ -487,4 +488,49 @@ func reorder(args []string) []string {
 		pos = append(pos, a)
 	}
 	return append(flags, pos...)
+}
+
+func jobScore(args []string) error {
+	fs := newFlags("job score", "job score --participants A,B --id COL [--model VERSION] [--reasons N] [--watch]")
+	cf := addConnFlags(fs)
+	version := fs.String("model", "", "registered model version (default: the champion)")
+	parts := fs.String("participants", "", "participants that score their customers (required)")
+	id := fs.String("id", "", "customer id column in the participants' data (required)")
+	reasons := fs.Uint("reasons", 3, "reason codes per customer")
+	watch := fs.Bool("watch", false, "follow the job until it ends")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *parts == "" || *id == "" {
+		fs.Usage()
+		return errors.New("job score: --participants and --id are required")
+	}
+	jobs, conn, err := dialJobs(cf)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, stop := signalContext()
+	defer stop()
+	job, err := jobs.SubmitJob(ctx, &fedscorepb.SubmitJobRequest{Spec: &fedscorepb.JobSpec{
+		Name: "score", Model: "score", ScoreVersion: *version, Participants: splitList(*parts), IdColumn: *id, Reasons: uint32(*reasons),
+	}})
+	if err != nil {
+		return fmt.Errorf("submit: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "scoring job %s with model %s\n", job.GetId(), job.GetSpec().GetScoreVersion())
+	if !*watch {
+		fmt.Println(job.GetId())
+		return nil
+	}
+	final, err := federation.Watch(ctx, jobs, job.GetId(), nil)
+	if err != nil {
+		return err
+	}
+	if final.GetState() != fedscorepb.JobState_JOB_STATE_SUCCEEDED {
+		return fmt.Errorf("scoring job %s %s: %s", final.GetId(), stateName(final.GetState()), final.GetError())
+	}
+	r := final.GetRounds()[0]
+	fmt.Printf("scoring job %s: %d scores published by %v with model %s\n", final.GetId(), r.GetExamples(), r.GetParticipants(), final.GetSpec().GetScoreVersion())
+	return nil
 }

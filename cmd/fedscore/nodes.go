@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,11 +14,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/flight"
+	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/store"
+	"github.com/fedscore/fedscore/internal/federation"
 	"github.com/fedscore/fedscore/participant"
+	"github.com/fedscore/fedscore/scores"
 	"github.com/fedscore/fedscore/secure/pki"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -53,7 +58,9 @@ func runCoordinator(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:7070", "address to serve gRPC on")
 	storePath := fs.String("store", "fedscore.db", "job store file (bbolt); created if missing")
 	auditPath := fs.String("audit", "", "append-only audit log (JSON lines, hash-chained); default: beside the store")
-	httpAddr := fs.String("http", "", "serve /metrics (Prometheus) and the web console on this address, e.g. 127.0.0.1:9090")
+	httpAddr := fs.String("http", "", "serve /metrics (Prometheus), the web console and the scores HTTP/JSON API on this address, e.g. 127.0.0.1:9090")
+	scoresPath := fs.String("scores", "", "score store file (bbolt); default: beside the job store")
+	scoresHTTP := fs.String("scores-http", "", "serve the scores HTTP/JSON API (GET /v1/scores/{id}, POST /v1/scores:batchGet) on this address, with the same mutual TLS and roles as gRPC")
 	cf := addConnFlags(fs)
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -89,7 +96,16 @@ func runCoordinator(args []string) error {
 		}
 		return con.LoginURL("http://"+*httpAddr, id, ttl)
 	}
-	cfg := coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg}
+	if *scoresPath == "" {
+		*scoresPath = *storePath + ".scores.db"
+	}
+	scoreStore, err := scores.Open(*scoresPath, &scores.Options{Log: log})
+	if err != nil {
+		return err
+	}
+	defer scoreStore.Close()
+	cfg := coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg,
+		OnRegister: federation.RegisterWithScores(scoreStore, log)}
 	if *httpAddr != "" {
 		cfg.ConsoleLogin = consoleLogin
 	}
@@ -123,6 +139,8 @@ func runCoordinator(args []string) error {
 	}
 	srv := grpc.NewServer(opts...)
 	co.Register(srv)
+	fedscorepb.RegisterScoresServer(srv, scores.NewService(scoreStore))
+	flight.RegisterFlightServiceServer(srv, scores.NewFlightService(scoreStore))
 	reflection.Register(srv)
 	ctx, stop := signalContext()
 	defer stop()
@@ -152,6 +170,31 @@ func runCoordinator(args []string) error {
 			return err
 		}
 		defer hs.Close()
+	}
+	if *scoresHTTP != "" {
+		h := coordinator.HTTPGuard(co, scores.NewHTTPHandler(scores.NewService(scoreStore)), pki.Credit, pki.Scientist, pki.Admin)
+		lis, err := net.Listen("tcp", *scoresHTTP)
+		if err != nil {
+			co.Close()
+			return err
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		if !cf.insecure {
+			cert, key, ca, err := kit.PEMs()
+			if err != nil {
+				co.Close()
+				return err
+			}
+			if hs.TLSConfig, err = pki.ServerTLS(cert, key, ca, func(x *x509.Certificate) bool { return co.IsRevoked(x.Subject.CommonName) }); err != nil {
+				co.Close()
+				return err
+			}
+			go hs.ServeTLS(lis, "", "")
+		} else {
+			go hs.Serve(lis)
+		}
+		defer hs.Close()
+		log.Info("scores HTTP serving", "addr", lis.Addr().String(), "tls", !cf.insecure)
 	}
 	log.Info("coordinator serving", "addr", lis.Addr().String(), "store", *storePath, "audit", *auditPath, "tls", !cf.insecure)
 	if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
