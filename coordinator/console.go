@@ -87,6 +87,7 @@ func (s ConsoleSource) Promote(ctx context.Context, who pki.Identity, version st
 	if err != nil {
 		return consoleError(err)
 	}
+	s.Co.championChanged(m)
 	s.Co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "model.promote", Object: m.GetVersion(), Detail: "from the console"})
 	return nil
 }
@@ -97,6 +98,7 @@ func (s ConsoleSource) Rollback(ctx context.Context, who pki.Identity) error {
 	if err != nil {
 		return consoleError(err)
 	}
+	s.Co.championChanged(m)
 	s.Co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "model.rollback", Object: m.GetVersion(), Detail: "from the console"})
 	return nil
 }

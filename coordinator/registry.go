@@ -46,6 +46,7 @@ func (co *Coordinator) PromoteModel(ctx context.Context, req *fedscorepb.Promote
 	if err != nil {
 		return nil, registryError(err)
 	}
+	co.championChanged(m)
 	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "model.promote", Object: m.GetVersion()})
 	co.log.Info("model promoted", "version", m.GetVersion(), "by", who.Name)
 	return m, nil
@@ -58,7 +59,16 @@ func (co *Coordinator) RollbackModel(ctx context.Context, _ *fedscorepb.Rollback
 	if err != nil {
 		return nil, registryError(err)
 	}
+	co.championChanged(m)
 	co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "model.rollback", Object: m.GetVersion()})
 	co.log.Info("model rolled back", "champion", m.GetVersion(), "by", who.Name)
 	return m, nil
+}
+
+// championChanged tells the score store, which answers unversioned
+// queries with the champion's scores.
+func (co *Coordinator) championChanged(m *fedscorepb.RegisteredModel) {
+	if co.cfg.OnRegister != nil && m.GetChampion() {
+		co.cfg.OnRegister(m)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
@@ -14,6 +15,9 @@ import (
 // secureSession is this node's side of one secure collection: the protocol
 // client and the encoded contribution, held until it has been masked.
 type secureSession struct {
+	// mu serialises the protocol client: after a reconnect, a task of the
+	// old stream may still be running when the new one ends the session.
+	mu      sync.Mutex
 	round   uint64
 	client  *secagg.Client
 	vectors [][]uint64
@@ -37,6 +41,8 @@ func (n *Node) secure(t *fedscorepb.Task) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var out secagg.Message
 	switch step {
 	case round.Share:
@@ -58,7 +64,12 @@ func (n *Node) secure(t *fedscorepb.Task) ([]byte, error) {
 			return nil, fmt.Errorf("participant: unmask step carries %T, not an unmasking request", msg)
 		}
 		out, err = s.client.Unmask(req)
-		n.endSession(t.GetJobId())
+		n.mu.Lock()
+		if n.sessions[t.GetJobId()] == s {
+			delete(n.sessions, t.GetJobId())
+		}
+		n.mu.Unlock()
+		s.client.Close()
 	default:
 		return nil, fmt.Errorf("participant: unknown secure step %d", step)
 	}
@@ -123,6 +134,9 @@ func (n *Node) endSession(job string) {
 	delete(n.sessions, job)
 	n.mu.Unlock()
 	if s != nil {
+		s.mu.Lock()
 		s.client.Close()
+		s.vectors = nil
+		s.mu.Unlock()
 	}
 }

@@ -26,7 +26,8 @@ echo "== 2. split among the bank and two partners (iid, 20% held out as a test s
 
 echo "== 3. a CA and startup kits: coordinator, bank, two partners, a data scientist"
 "$BIN" provision --out "$OUT/kits" --coordinator 127.0.0.1:7070 \
-  --participant bank --participant partner-1 --participant partner-2 --scientist alice --admin ops
+  --participant bank --participant partner-1 --participant partner-2 --scientist alice --admin ops \
+  --service credit --service marketing
 
 echo "== 4. coordinator and three participant processes on loopback, mutual TLS, secure aggregation"
 HTTP_ADDR=${HTTP_ADDR:-127.0.0.1:9464}
@@ -60,7 +61,17 @@ CARD=$("$BIN" job submit "${SCI[@]}" --name demo-scorecard --model scorecard --l
 "$BIN" job watch "${SCI[@]}" "$CARD" | tail -3
 "$BIN" report "${SCI[@]}" "$CARD" --out "$OUT/report" --test "$OUT/nodes/test.parquet"
 
-echo "== 8. the web console (http://$HTTP_ADDR): a one-time login link for alice"
+echo "== 8. scores to the wallet: the admin promotes the scorecard, the participants score their own customers"
+ADMIN=(--kit "$OUT/kits/ops" --coordinator "$ADDR")
+"$BIN" admin models "${ADMIN[@]}"
+"$BIN" admin promote "${ADMIN[@]}" v2
+"$BIN" job score "${SCI[@]}" --participants bank,partner-1,partner-2 --id customer_id --watch
+echo "-- the credit service asks for three customers (and one unknown id)"
+"$BIN" scores get --kit "$OUT/kits/credit" --coordinator "$ADDR" C00000001 C00000002 C00000003 C99999999
+echo "-- the marketing service exports tier A"
+"$BIN" scores export --kit "$OUT/kits/marketing" --coordinator "$ADDR" --addr "$ADDR" --model v2 --tier A --out "$OUT/tier-A.parquet"
+
+echo "== 9. the web console (http://$HTTP_ADDR): a one-time login link for alice"
 URL=$("$BIN" console login "${SCI[@]}" 2>/dev/null)
 echo "$URL"
 if command -v curl >/dev/null; then
@@ -70,10 +81,10 @@ if command -v curl >/dev/null; then
   rm -f "$jar"
 fi
 
-echo "== 9. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
+echo "== 10. the coordinator's Prometheus metrics (http://$HTTP_ADDR/metrics)"
 if command -v curl >/dev/null; then
   curl -s "http://$HTTP_ADDR/metrics" | grep -E '^fedscore_(training_rounds_total|participants_connected|jobs\{|bytes_received_total)' | head -8 || true
 fi
-echo "== 10. the audit trail"
+echo "== 11. the audit trail"
 "$BIN" audit verify "$OUT/coordinator.db.audit.jsonl"
 echo "== done; stopping the federation"

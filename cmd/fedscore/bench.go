@@ -16,6 +16,7 @@ func runBench(args []string) error {
 		"secagg":   {"secure aggregation: plain vs secure rounds, protocol CPU and bytes", benchSecAgg},
 		"psi":      {"private set intersection of two id sets, both sides on this machine", benchPSI},
 		"vertical": {"one epoch of vertical logistic regression vs the same model in plaintext", benchVertical},
+		"serve":    {"load N scored customers into a fresh score store and drive the query API", runBenchServe},
 	})
 }
 

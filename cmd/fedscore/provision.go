@@ -192,6 +192,9 @@ func runAdmin(args []string) error {
 	return subcommands("admin", args, map[string]command{
 		"revoke":       {"revoke an identity now, without restarting the coordinator", adminRevoke},
 		"participants": {"list participants, connected or last seen", adminParticipants},
+		"models":       {"list the model registry", adminModels},
+		"promote":      {"make a model version the champion", adminPromote},
+		"rollback":     {"make the previous champion the champion again", adminRollback},
 	})
 }
 
@@ -297,4 +300,67 @@ func consoleLogin(args []string) error {
 	fmt.Println(res.GetUrl())
 	fmt.Fprintf(os.Stderr, "valid once, until %s\n", res.GetExpires().AsTime().Local().Format(time.Kitchen))
 	return nil
+}
+
+func registryCall(name string, args []string, positional int, call func(ctx context.Context, r fedscorepb.RegistryClient, args []string) error) error {
+	fs := newFlags("admin "+name, "admin "+name)
+	cf := addConnFlags(fs)
+	if err := fs.Parse(reorder(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != positional {
+		return fmt.Errorf("admin %s: expected %d argument(s)", name, positional)
+	}
+	conn, err := dial(cf)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return call(ctx, fedscorepb.NewRegistryClient(conn), fs.Args())
+}
+
+func printRegistered(m *fedscorepb.RegisteredModel) {
+	v := m.GetModel().GetValidation()
+	champ := ""
+	if m.GetChampion() {
+		champ = "champion"
+	}
+	fmt.Printf("%-6s %-10s %-34s auc %.4f  ks %.4f  %s\n", m.GetVersion(), m.GetKind(), m.GetJobId(), v.GetAuc(), v.GetKs(), champ)
+}
+
+func adminModels(args []string) error {
+	return registryCall("models", args, 0, func(ctx context.Context, r fedscorepb.RegistryClient, _ []string) error {
+		res, err := r.ListModels(ctx, &fedscorepb.ListModelsRequest{})
+		if err != nil {
+			return err
+		}
+		for _, m := range res.GetVersions() {
+			printRegistered(m)
+		}
+		return nil
+	})
+}
+
+func adminPromote(args []string) error {
+	return registryCall("promote", args, 1, func(ctx context.Context, r fedscorepb.RegistryClient, a []string) error {
+		m, err := r.PromoteModel(ctx, &fedscorepb.PromoteModelRequest{Version: a[0]})
+		if err != nil {
+			return err
+		}
+		printRegistered(m)
+		return nil
+	})
+}
+
+func adminRollback(args []string) error {
+	return registryCall("rollback", args, 0, func(ctx context.Context, r fedscorepb.RegistryClient, _ []string) error {
+		m, err := r.RollbackModel(ctx, &fedscorepb.RollbackModelRequest{})
+		if err != nil {
+			return err
+		}
+		printRegistered(m)
+		return nil
+	})
 }

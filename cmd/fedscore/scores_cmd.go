@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -33,8 +33,9 @@ func runBenchServe(args []string) error {
 	fs := newFlags("bench serve", "bench serve [--customers N] [--duration D] [--clients C] [--json]")
 	customers := fs.Int("customers", 2_000_000, "scored customers to load into a fresh store")
 	duration := fs.Duration("duration", 5*time.Second, "length of each phase (point lookups, then batch lookups)")
-	clients := fs.Int("clients", 0, "concurrent gRPC clients for point lookups (default 16)")
-	batchClients := fs.Int("batch-clients", 0, "concurrent gRPC clients for batch lookups (default 4)")
+	clients := fs.Int("clients", 0, "concurrent gRPC clients for point lookups (default 8)")
+	batchClients := fs.Int("batch-clients", 0, "concurrent gRPC clients for batch lookups (default 1)")
+	procs := fs.Int("procs", 0, "GOMAXPROCS while serving (default 1: see scores.BenchConfig.Procs)")
 	conns := fs.Int("conns", 0, "gRPC connections the clients share (default 1)")
 	batch := fs.Int("batch", 300, "ids per batch lookup")
 	dir := fs.String("dir", "", "directory for the store (default: a temporary one, removed afterwards)")
@@ -51,7 +52,7 @@ func runBenchServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := scores.BenchServe(ctx, scores.BenchConfig{
-		Customers: *customers, Clients: *clients, BatchClients: *batchClients, Conns: *conns,
+		Customers: *customers, Clients: *clients, BatchClients: *batchClients, Conns: *conns, Procs: *procs,
 		Duration: *duration, BatchSize: *batch, Dir: *dir, Seed: *seed, Log: log,
 	})
 	if err != nil {
@@ -61,9 +62,9 @@ func runBenchServe(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "customers\tload_s\tqps\tp50_ms\tp99_ms\tbatch%d_qps\tbatch%d_p99_ms\terrors\t\n", res.BatchSize, res.BatchSize)
-	fmt.Fprintf(w, "%d\t%.2f\t%.0f\t%.3f\t%.3f\t%.0f\t%.3f\t%d\t\n",
-		res.Customers, res.LoadS, res.QPS, res.P50Ms, res.P99Ms, res.BatchQPS, res.BatchP99Ms, res.Errors)
+	fmt.Fprintf(w, "customers\tload_s\tclients\tqps\tp50_ms\tp99_ms\tbatch%d_qps\tbatch%d_p99_ms\terrors\tprocs\t\n", res.BatchSize, res.BatchSize)
+	fmt.Fprintf(w, "%d\t%.2f\t%d\t%.0f\t%.3f\t%.3f\t%.0f\t%.3f\t%d\t%d\t\n",
+		res.Customers, res.LoadS, res.Clients, res.QPS, res.P50Ms, res.P99Ms, res.BatchQPS, res.BatchP99Ms, res.Errors, res.Procs)
 	return w.Flush()
 }
 
@@ -86,9 +87,14 @@ func scoresServe(args []string) error {
 	httpAddr := fs.String("http", "", "also serve HTTP/JSON (GET /v1/scores/{id}, POST /v1/scores:batchGet) on this address")
 	flightAddr := fs.String("flight", "", "also serve Arrow Flight alone on this address (it is always on --listen too)")
 	addrFile := fs.String("addr-file", "", "write the gRPC address actually listened on to this file")
+	procs := fs.Int("procs", 0, "GOMAXPROCS (default: every CPU); 1 gives the lowest tail latency on a small VM, see 'bench serve'")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	insecureServe := fs.Bool("insecure", false, "required: a standalone score server has no identities; the coordinator hosts the score store with mutual TLS and roles")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if !*insecureServe {
+		return errors.New("scores serve: a standalone score server runs without TLS and roles; pass --insecure to mean it, or use the store the coordinator serves")
 	}
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -96,6 +102,9 @@ func scoresServe(args []string) error {
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(scores.ServeGCPercent)
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 	st, err := scores.Open(*storePath, &scores.Options{Log: log})
 	if err != nil {
@@ -166,7 +175,8 @@ func scoresServe(args []string) error {
 func scoresExport(args []string) error {
 	fs := newFlags("scores export", "scores export (--store FILE | --addr ADDR) [--model VERSION] [--tier A,B] --out FILE.parquet")
 	storePath := fs.String("store", "", "read this score store file directly (it must not be open in a server)")
-	addr := fs.String("addr", "", "or export through the Arrow Flight endpoint of a running 'scores serve'")
+	addr := fs.String("addr", "", "or export through the Arrow Flight endpoint of a running coordinator (or 'scores serve')")
+	cf := addConnFlags(fs)
 	model := fs.String("model", "", "model version (default: the champion)")
 	tiers := fs.String("tier", "", "comma-separated tiers to export (default: every tier)")
 	out := fs.String("out", "", "Parquet file to write")
@@ -193,7 +203,7 @@ func scoresExport(args []string) error {
 		}
 		n, version = rows, m.Version
 	} else {
-		cc, err := scoresDial(*addr)
+		cc, err := scoresDial(cf, *addr)
 		if err != nil {
 			return err
 		}
@@ -221,9 +231,16 @@ func orAll(s, def string) string {
 	return s
 }
 
-func scoresDial(addr string) (*grpc.ClientConn, error) {
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(scores.MaxPublishMessageBytes), grpc.MaxCallSendMsgSize(scores.MaxPublishMessageBytes)))
+func scoresDial(cf *connFlags, addr string) (*grpc.ClientConn, error) {
+	if addr == "" {
+		addr = cf.address()
+	}
+	opts, err := cf.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := grpc.NewClient(addr, append(opts,
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(scores.MaxPublishMessageBytes), grpc.MaxCallSendMsgSize(scores.MaxPublishMessageBytes)))...)
 	if err != nil {
 		return nil, fmt.Errorf("scores: dial %s: %w", addr, err)
 	}
@@ -232,7 +249,8 @@ func scoresDial(addr string) (*grpc.ClientConn, error) {
 
 func scoresGet(args []string) error {
 	fs := newFlags("scores get", "scores get --addr ADDR [--model VERSION] [--json] ID...")
-	addr := fs.String("addr", "127.0.0.1:7080", "address of 'scores serve'")
+	addr := fs.String("addr", "", "address of the coordinator (or of 'scores serve'); default: the kit's coordinator")
+	cf := addConnFlags(fs)
 	model := fs.String("model", "", "model version (default: the champion)")
 	asJSON := fs.Bool("json", false, "print the BatchGetScoresResponse as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -243,7 +261,7 @@ func scoresGet(args []string) error {
 		fs.Usage()
 		return errors.New("scores get: no customer ids given")
 	}
-	cc, err := scoresDial(*addr)
+	cc, err := scoresDial(cf, *addr)
 	if err != nil {
 		return err
 	}
@@ -282,11 +300,12 @@ func scoresGet(args []string) error {
 
 func scoresModels(args []string) error {
 	fs := newFlags("scores models", "scores models --addr ADDR")
-	addr := fs.String("addr", "127.0.0.1:7080", "address of 'scores serve'")
+	addr := fs.String("addr", "", "address of the coordinator (or of 'scores serve'); default: the kit's coordinator")
+	cf := addConnFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cc, err := scoresDial(*addr)
+	cc, err := scoresDial(cf, *addr)
 	if err != nil {
 		return err
 	}
@@ -305,7 +324,8 @@ func scoresModels(args []string) error {
 
 func scoresRegister(args []string) error {
 	fs := newFlags("scores register", "scores register --addr ADDR --model VERSION --job JOB [--round R] [--champion]")
-	addr := fs.String("addr", "127.0.0.1:7080", "address of 'scores serve'")
+	addr := fs.String("addr", "", "address of the coordinator (or of 'scores serve'); default: the kit's coordinator")
+	cf := addConnFlags(fs)
 	model := fs.String("model", "", "model version to register")
 	job := fs.String("job", "", "training job that produced it")
 	round := fs.Int64("round", 0, "training round that produced it")
@@ -313,7 +333,7 @@ func scoresRegister(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cc, err := scoresDial(*addr)
+	cc, err := scoresDial(cf, *addr)
 	if err != nil {
 		return err
 	}
@@ -329,12 +349,13 @@ func scoresRegister(args []string) error {
 
 func scoresPromote(args []string) error {
 	fs := newFlags("scores promote", "scores promote --addr ADDR --model VERSION")
-	addr := fs.String("addr", "127.0.0.1:7080", "address of 'scores serve'")
+	addr := fs.String("addr", "", "address of the coordinator (or of 'scores serve'); default: the kit's coordinator")
+	cf := addConnFlags(fs)
 	model := fs.String("model", "", "registered model version to make the champion")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cc, err := scoresDial(*addr)
+	cc, err := scoresDial(cf, *addr)
 	if err != nil {
 		return err
 	}

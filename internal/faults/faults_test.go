@@ -301,7 +301,7 @@ func malformedProtobuf(t *testing.T) {
 func oversizedMessage(t *testing.T) {
 	fed, _ := startAudited(t)
 	conn := dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: "bank", Role: pki.Participant}))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	st, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
 	if err != nil {
@@ -309,7 +309,7 @@ func oversizedMessage(t *testing.T) {
 	}
 	st.Send(&fedscorepb.ParticipantMessage{Body: &fedscorepb.ParticipantMessage_Hello{Hello: &fedscorepb.Hello{ParticipantId: "bank"}}})
 	st.Recv()
-	huge := make([]float64, 1<<20) // 8 MiB, over the coordinator's 4 MiB default
+	huge := make([]float64, 9<<20) // 72 MiB, over the coordinator's 64 MiB limit
 	st.Send(&fedscorepb.ParticipantMessage{Body: &fedscorepb.ParticipantMessage_Result{Result: &fedscorepb.TaskResult{Contribution: huge}}})
 	for {
 		if _, err = st.Recv(); err != nil {
