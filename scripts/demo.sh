@@ -66,6 +66,8 @@ ADMIN=(--kit "$OUT/kits/ops" --coordinator "$ADDR")
 "$BIN" admin models "${ADMIN[@]}"
 "$BIN" admin promote "${ADMIN[@]}" v2
 "$BIN" job score "${SCI[@]}" --participants bank,partner-1,partner-2 --id customer_id --watch
+echo "-- a participant can also score by hand (dry run: nothing published)"
+"$BIN" score --kit "$OUT/kits/bank" --coordinator "$ADDR" --data "$OUT/nodes/node-1.parquet" --id customer_id --dry-run
 echo "-- the credit service asks for three customers (and one unknown id)"
 "$BIN" scores get --kit "$OUT/kits/credit" --coordinator "$ADDR" C00000001 C00000002 C00000003 C99999999
 echo "-- the marketing service exports tier A"

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
 	"github.com/fedscore/fedscore/internal/federation"
+	"github.com/fedscore/fedscore/participant"
+	"github.com/fedscore/fedscore/scores"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -532,5 +535,66 @@ func jobScore(args []string) error {
 	}
 	r := final.GetRounds()[0]
 	fmt.Printf("scoring job %s: %d scores published by %v with model %s\n", final.GetId(), r.GetExamples(), r.GetParticipants(), final.GetSpec().GetScoreVersion())
+	return nil
+}
+
+// runScore is a participant scoring its own customers by hand: it fetches
+// a registered model, scores the local file, and publishes the results.
+func runScore(args []string) error {
+	fs := newFlags("score", "score --kit DIR --data FILE --id COL [--model VERSION] [--reasons N] [--dry-run]")
+	cf := addConnFlags(fs)
+	data := fs.String("data", "", "local customer table, .parquet or .csv (required)")
+	id := fs.String("id", "", "customer id column (required)")
+	version := fs.String("model", "", "registered model version (default: the champion)")
+	reasons := fs.Int("reasons", 3, "reason codes per customer")
+	dry := fs.Bool("dry-run", false, "score and print a summary, publish nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || *id == "" {
+		fs.Usage()
+		return errors.New("score: --data and --id are required")
+	}
+	k, err := cf.loadKit()
+	if err != nil && !cf.insecure {
+		return err
+	}
+	name := "local"
+	if k != nil {
+		name = k.Name
+	}
+	conn, err := dial(cf)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, stop := signalContext()
+	defer stop()
+	rm, err := fedscorepb.NewRegistryClient(conn).GetRegisteredModel(ctx, &fedscorepb.GetRegisteredModelRequest{Version: *version})
+	if err != nil {
+		return fmt.Errorf("score: model: %w", err)
+	}
+	plan, err := program.NewScorePlan("manual-"+time.Now().UTC().Format("20060102T150405"), rm, *reasons)
+	if err != nil {
+		return err
+	}
+	node, err := participant.New(participant.Config{ID: name, Coordinator: cf.address(), Data: *data})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	rows, sc, err := node.ScoreTable(plan, *id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "scored %d customers with %s in %.2fs\n", len(rows), rm.GetVersion(), time.Since(start).Seconds())
+	if *dry {
+		return nil
+	}
+	n, err := scores.PublishAll(ctx, scores.NewClient(conn), sc.Plan.Batch+"/"+name, rm.GetVersion(), name, rows)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("published %d scores under model %s\n", n, rm.GetVersion())
 	return nil
 }

@@ -171,16 +171,8 @@ func NewScorer(plan []byte) (*Scorer, error) {
 func (s *Scorer) Score(t *datasets.Table, source string) ([]Scored, error) {
 	out := make([]Scored, t.Rows())
 	if s.card != nil {
-		scored, err := s.card.Score(t, s.reasons)
-		if err != nil {
-			return nil, fmt.Errorf("file %s: %w", source, err)
-		}
-		for i, sc := range scored {
-			out[i] = Scored{PD: sc.PD, Points: sc.Score}
-			for _, r := range sc.Reasons {
-				// A reason code names the characteristic that cost the points.
-				out[i].Reasons = append(out[i].Reasons, r.Feature)
-			}
+		if err := s.scoreCard(t, source, out); err != nil {
+			return nil, err
 		}
 	} else {
 		f, err := datasets.Schema{Features: s.model.GetFeatures()}.Frame(t, source)
@@ -202,3 +194,58 @@ func (s *Scorer) Score(t *datasets.Table, source string) ([]Scored, error) {
 
 // ScoredAt stamps a scoring run.
 func ScoredAt() time.Time { return time.Now().UTC() }
+
+// scoreCard is the scorecard's batch path: bins are assigned a column at a
+// time, then each row sums its points and keeps its top reason codes in a
+// fixed array, so scoring a million rows allocates a few slices, not
+// millions. It gives what models.Scorecard.Score gives (a test checks):
+// reasons are the features that lost points against their best bin,
+// largest loss first, ties in feature order; a reason code names the
+// characteristic.
+func (s *Scorer) scoreCard(t *datasets.Table, source string, out []Scored) error {
+	bins, err := s.card.Pipeline.Assign(t)
+	if err != nil {
+		return fmt.Errorf("file %s: %w", source, err)
+	}
+	const maxReasons = 8
+	k := min(s.reasons, maxReasons)
+	backing := make([]string, len(out)*k)
+	feats := s.card.Features
+	for i := range out {
+		var score float64
+		var top [maxReasons]int
+		var lost [maxReasons]float64
+		n := 0
+		for q := range feats {
+			f := &feats[q]
+			b := bins[f.Index][i]
+			if b < 0 || b >= len(f.Points) {
+				return fmt.Errorf("file %s: row %d: bin %d out of range for %q", source, i, b, f.Name)
+			}
+			pts := f.Points[b]
+			score += pts
+			l := f.Best - pts
+			if k == 0 || !(l > 0) {
+				continue
+			}
+			// Insert q by loss, after equal losses (feature order breaks ties).
+			j := min(n, k)
+			for j > 0 && lost[j-1] < l {
+				j--
+			}
+			if j >= k {
+				continue
+			}
+			copy(top[j+1:k], top[j:k-1])
+			copy(lost[j+1:k], lost[j:k-1])
+			top[j], lost[j] = q, l
+			n = min(n+1, k)
+		}
+		r := backing[i*k : i*k+n : i*k+n]
+		for j := range n {
+			r[j] = feats[top[j]].Name
+		}
+		out[i] = Scored{PD: s.card.PD(score), Points: score, Reasons: r}
+	}
+	return nil
+}
