@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"fmt"
+	"github.com/fedscore/fedscore/secure/internal/wire"
 )
 
 // Wire format. Every message is
@@ -195,104 +196,35 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-// reader decodes without panicking: every read checks the remaining length.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrMalformed, what)
-	}
-}
-
-func (r *reader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.fail("short " + what)
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8(what string) uint8 {
-	if v := r.take(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) u16(what string) uint16 {
-	if v := r.take(2, what); v != nil {
-		return binary.LittleEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (r *reader) u32(what string) uint32 {
-	if v := r.take(4, what); v != nil {
-		return binary.LittleEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *reader) u64(what string) uint64 {
-	if v := r.take(8, what); v != nil {
-		return binary.LittleEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (r *reader) boolean(what string) bool {
-	switch r.u8(what) {
-	case 0:
-		return false
-	case 1:
-		return true
-	}
-	r.fail(what + " not 0 or 1")
-	return false
-}
-
-func (r *reader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail(fmt.Sprintf("%d trailing bytes", len(r.b)))
-	}
-	return r.err
-}
+type reader struct{ *wire.Reader }
 
 func readHeader(data []byte, want kind) (*reader, string) {
-	r := &reader{b: data}
-	if v := r.u8("version"); r.err == nil && v != wireVersion {
-		r.fail(fmt.Sprintf("version %d", v))
+	r := &reader{wire.NewReader(data, ErrMalformed)}
+	if v := r.U8("version"); r.OK() && v != wireVersion {
+		r.Fail(fmt.Sprintf("version %d", v))
 	}
-	if k := kind(r.u8("kind")); r.err == nil && k != want {
-		r.fail(fmt.Sprintf("kind %d, want %d", k, want))
+	if k := kind(r.U8("kind")); r.OK() && k != want {
+		r.Fail(fmt.Sprintf("kind %d, want %d", k, want))
 	}
-	n := int(r.u16("job length"))
-	if r.err == nil && n > MaxJobLen {
-		r.fail("job id too long")
+	n := int(r.U16("job length"))
+	if r.OK() && n > MaxJobLen {
+		r.Fail("job id too long")
 	}
-	job := string(r.take(n, "job"))
+	job := string(r.Take(n, "job"))
 	return r, job
 }
 
 // UnmarshalBinary decodes the message.
 func (m *Hello) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindHello)
-	from := Role(r.u8("role"))
-	if r.err == nil && from != RoleBank && from != RolePartner {
-		r.fail("unknown role")
+	from := Role(r.U8("role"))
+	if r.OK() && from != RoleBank && from != RolePartner {
+		r.Fail("unknown role")
 	}
-	count := r.u64("count")
-	bankOnly := r.boolean("bank-only flag")
-	bs := r.u32("batch size")
-	if err := r.end(); err != nil {
+	count := r.U64("count")
+	bankOnly := r.Bool("bank-only flag")
+	bs := r.U32("batch size")
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Hello{Job: job, From: from, Count: count, BankOnly: bankOnly, BatchSize: bs}
@@ -302,18 +234,18 @@ func (m *Hello) UnmarshalBinary(data []byte) error {
 // UnmarshalBinary decodes the message.
 func (m *Batch) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindBatch)
-	k := BatchKind(r.u8("batch kind"))
+	k := BatchKind(r.U8("batch kind"))
 	s := k.elemSize()
-	if r.err == nil && s == 0 {
-		r.fail("unknown batch kind")
+	if r.OK() && s == 0 {
+		r.Fail("unknown batch kind")
 	}
-	off := r.u64("offset")
-	n := r.u32("count")
-	if r.err == nil && n > MaxBatchSize {
-		r.fail("batch too long")
+	off := r.U64("offset")
+	n := r.U32("count")
+	if r.OK() && n > MaxBatchSize {
+		r.Fail("batch too long")
 	}
-	d := r.take(int(n)*s, "points")
-	if err := r.end(); err != nil {
+	d := r.Take(int(n)*s, "points")
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Batch{Job: job, Kind: k, Offset: off, Data: append([]byte(nil), d...)}
@@ -323,14 +255,14 @@ func (m *Batch) UnmarshalBinary(data []byte) error {
 // UnmarshalBinary decodes the message.
 func (m *Result) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindResult)
-	size := r.u64("size")
-	off := r.u64("offset")
-	n := r.u32("count")
-	if r.err == nil && n > MaxBatchSize {
-		r.fail("result chunk too long")
+	size := r.U64("size")
+	off := r.U64("offset")
+	n := r.U32("count")
+	if r.OK() && n > MaxBatchSize {
+		r.Fail("result chunk too long")
 	}
-	raw := r.take(4*int(n), "positions")
-	if err := r.end(); err != nil {
+	raw := r.Take(4*int(n), "positions")
+	if err := r.End(); err != nil {
 		return err
 	}
 	pos := make([]uint32, n)

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/binary"
 	"fmt"
+	"github.com/fedscore/fedscore/secure/internal/wire"
 	"math"
 )
 
@@ -309,74 +310,23 @@ func (m *Checkpoint) MarshalBinary() ([]byte, error) {
 	return w.b, nil
 }
 
-// reader decodes without panicking: every read checks the remaining length.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrMalformed, what)
-	}
-}
-
-func (r *reader) take(n int, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.fail("short " + what)
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8(what string) uint8 {
-	if v := r.take(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (r *reader) u16(what string) uint16 {
-	if v := r.take(2, what); v != nil {
-		return binary.LittleEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (r *reader) u32(what string) uint32 {
-	if v := r.take(4, what); v != nil {
-		return binary.LittleEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *reader) u64(what string) uint64 {
-	if v := r.take(8, what); v != nil {
-		return binary.LittleEndian.Uint64(v)
-	}
-	return 0
-}
+type reader struct{ *wire.Reader }
 
 // words reads a u32 count and that many words, checking the count against
 // the bytes left before allocating.
 func (r *reader) words(what string) []uint64 {
-	n := int(r.u32(what + " count"))
-	if r.err != nil {
+	n := int(r.U32(what + " count"))
+	if !r.OK() {
 		return nil
 	}
-	if n > maxListLen || n > len(r.b)/8 {
-		r.fail(what + " longer than the message")
+	if n > maxListLen || n > r.Len()/8 {
+		r.Fail(what + " longer than the message")
 		return nil
 	}
-	raw := r.take(8*n, what)
+	raw := r.Take(8*n, what)
 	out := make([]uint64, n)
 	if _, err := binary.Decode(raw, binary.LittleEndian, out); err != nil {
-		r.fail(what + ": " + err.Error())
+		r.Fail(what + ": " + err.Error())
 		return nil
 	}
 	return out
@@ -395,54 +345,47 @@ func (r *reader) floats(what string) []float64 {
 }
 
 func (r *reader) role(what string) Role {
-	v := Role(r.u8(what))
-	if r.err == nil && !v.valid() {
-		r.fail("unknown " + what)
+	v := Role(r.U8(what))
+	if r.OK() && !v.valid() {
+		r.Fail("unknown " + what)
 	}
 	return v
 }
 
 func (r *reader) product() Product {
-	v := Product(r.u8("product"))
-	if r.err == nil && !v.valid() {
-		r.fail("unknown product")
+	v := Product(r.U8("product"))
+	if r.OK() && !v.valid() {
+		r.Fail("unknown product")
 	}
 	return v
 }
 
-func (r *reader) end() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail(fmt.Sprintf("%d trailing bytes", len(r.b)))
-	}
-	return r.err
-}
-
 func readHeader(data []byte, want kind) (*reader, string) {
-	r := &reader{b: data}
-	if v := r.u8("version"); r.err == nil && v != wireVersion {
-		r.fail(fmt.Sprintf("version %d", v))
+	r := &reader{wire.NewReader(data, ErrMalformed)}
+	if v := r.U8("version"); r.OK() && v != wireVersion {
+		r.Fail(fmt.Sprintf("version %d", v))
 	}
-	if k := kind(r.u8("kind")); r.err == nil && k != want {
-		r.fail(fmt.Sprintf("kind %d, want %d", k, want))
+	if k := kind(r.U8("kind")); r.OK() && k != want {
+		r.Fail(fmt.Sprintf("kind %d, want %d", k, want))
 	}
-	n := int(r.u16("job length"))
-	if r.err == nil && n > maxJobLen {
-		r.fail("job id too long")
+	n := int(r.U16("job length"))
+	if r.OK() && n > maxJobLen {
+		r.Fail("job id too long")
 	}
-	return r, string(r.take(n, "job"))
+	return r, string(r.Take(n, "job"))
 }
 
 // UnmarshalBinary decodes the message.
 func (m *Hello) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindHello)
 	from := r.role("role")
-	proto := Protocol(r.u8("protocol"))
-	if r.err == nil && proto != ProtocolTraining && proto != ProtocolBins {
-		r.fail("unknown protocol")
+	proto := Protocol(r.U8("protocol"))
+	if r.OK() && proto != ProtocolTraining && proto != ProtocolBins {
+		r.Fail("unknown protocol")
 	}
-	it := r.u64("iteration")
-	key := r.take(32, "key")
-	if err := r.end(); err != nil {
+	it := r.U64("iteration")
+	key := r.Take(32, "key")
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Hello{Job: job, From: from, Protocol: proto, Iteration: it}
@@ -455,13 +398,13 @@ func (m *MatrixChunk) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindMatrix)
 	from := r.role("role")
 	prod := r.product()
-	off := r.u64("offset")
-	cols := r.u32("columns")
+	off := r.U64("offset")
+	cols := r.U32("columns")
 	d := r.words("matrix")
-	if r.err == nil && (cols == 0 || len(d)%int(cols) != 0) {
-		r.fail("matrix not whole rows")
+	if r.OK() && (cols == 0 || len(d)%int(cols) != 0) {
+		r.Fail("matrix not whole rows")
 	}
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = MatrixChunk{Job: job, From: from, Product: prod, Offset: off, Cols: cols, Data: d}
@@ -473,9 +416,9 @@ func (m *Deal) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindDeal)
 	to := r.role("recipient")
 	prod := r.product()
-	it := r.u64("iteration")
+	it := r.U64("iteration")
 	c := r.words("correlation")
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Deal{Job: job, To: to, Product: prod, Iteration: it, C: c}
@@ -487,10 +430,10 @@ func (m *Share) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindShare)
 	from := r.role("role")
 	prod := r.product()
-	it := r.u64("iteration")
+	it := r.U64("iteration")
 	f := r.words("F")
 	h := r.words("H")
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Share{Job: job, From: from, Product: prod, Iteration: it, F: f, H: h}
@@ -501,7 +444,7 @@ func (m *Share) UnmarshalBinary(data []byte) error {
 func (m *PartialScores) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindScores)
 	s := r.floats("scores")
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = PartialScores{Job: job, Scores: s}
@@ -512,10 +455,10 @@ func (m *PartialScores) UnmarshalBinary(data []byte) error {
 func (m *Checkpoint) UnmarshalBinary(data []byte) error {
 	r, job := readHeader(data, kindCheckpoint)
 	role := r.role("role")
-	it := r.u64("iteration")
+	it := r.U64("iteration")
 	w := r.floats("weights")
 	v := r.floats("velocity")
-	if err := r.end(); err != nil {
+	if err := r.End(); err != nil {
 		return err
 	}
 	*m = Checkpoint{Job: job, Role: role, Iteration: it, Weights: w, Velocity: v}
