@@ -15,19 +15,20 @@ func isNilMatrix(X mat.Matrix) bool {
 	return ok && d == nil
 }
 
-// rows gives row slices of a matrix: views into the backing array when the
+// Rows gives row slices of a matrix: views into the backing array when the
 // matrix exposes one, copies into a reused buffer otherwise. A row is valid
-// until the next call.
-type rows struct {
+// until the next call. (models reads its matrices through it too.)
+type Rows struct {
 	raw  *blas64.General
 	x    mat.Matrix
 	buf  []float64
 	cols int
 }
 
-func rowReader(X mat.Matrix) *rows {
+// RowReader returns a Rows over X.
+func RowReader(X mat.Matrix) *Rows {
 	_, c := X.Dims()
-	r := &rows{x: X, cols: c}
+	r := &Rows{x: X, cols: c}
 	if rm, ok := X.(mat.RawMatrixer); ok {
 		g := rm.RawMatrix()
 		r.raw = &g
@@ -37,7 +38,8 @@ func rowReader(X mat.Matrix) *rows {
 	return r
 }
 
-func (r *rows) row(i int) []float64 {
+// Row returns row i.
+func (r *Rows) Row(i int) []float64 {
 	if r.raw != nil {
 		return r.raw.Data[i*r.raw.Stride : i*r.raw.Stride+r.cols]
 	}

@@ -75,9 +75,9 @@ func (m *Moments) Add(X mat.Matrix) error {
 	if c != len(m.Sum) && !m.isZero() {
 		return fmt.Errorf("features: matrix has %d columns, moments have %d", c, len(m.Sum))
 	}
-	rows := rowReader(X)
+	rows := RowReader(X)
 	for i := range r {
-		for j, v := range rows.row(i) {
+		for j, v := range rows.Row(i) {
 			if !finite(v) {
 				return fmt.Errorf("features: non-finite value %v at row %d, column %d", v, i, j)
 			}
@@ -89,7 +89,7 @@ func (m *Moments) Add(X mat.Matrix) error {
 	sum := make([]float64, 4*c)
 	sum, comp, sumSq, compSq := sum[:c], sum[c:2*c], sum[2*c:3*c], sum[3*c:]
 	for i := range r {
-		for j, v := range rows.row(i) {
+		for j, v := range rows.Row(i) {
 			sum[j], comp[j] = neumaier(sum[j], comp[j], v)
 			sumSq[j], compSq[j] = neumaier(sumSq[j], compSq[j], v*v)
 		}

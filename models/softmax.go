@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"github.com/fedscore/fedscore/features"
 	"math"
 	"math/rand/v2"
 
@@ -124,10 +125,10 @@ func (m *Softmax) Predict(X mat.Matrix, out *mat.Dense) *mat.Dense {
 		}
 		return out
 	}
-	xs := rowReader(X)
+	xs := features.RowReader(X)
 	for i := range r {
 		z := raw.Data[i*raw.Stride : i*raw.Stride+K]
-		m.logits(xs.row(i), z)
+		m.logits(xs.Row(i), z)
 		softmaxInPlace(z)
 	}
 	return out
@@ -205,11 +206,11 @@ func (m *Softmax) Loss(X mat.Matrix, y []float64, l2 float64) float64 {
 	if m.checkData(X, y) != nil {
 		return math.NaN()
 	}
-	xs := rowReader(X)
+	xs := features.RowReader(X)
 	z := make([]float64, m.Classes)
 	var sum float64
 	for i, yi := range y {
-		m.logits(xs.row(i), z)
+		m.logits(xs.Row(i), z)
 		lse := logSumExp(z)
 		sum += lse - z[int(yi)]
 	}
@@ -238,11 +239,11 @@ func (m *Softmax) Gradient(X mat.Matrix, y []float64, l2 float64, grad []float64
 	}
 	clear(grad)
 	d := m.Dim()
-	xs := rowReader(X)
+	xs := features.RowReader(X)
 	z := make([]float64, m.Classes)
 	n := float64(len(y))
 	for i, yi := range y {
-		x := xs.row(i)
+		x := xs.Row(i)
 		m.logits(x, z)
 		softmaxInPlace(z)
 		z[int(yi)]--
