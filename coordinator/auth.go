@@ -34,6 +34,7 @@ var DefaultPolicy = Policy{
 	"/fedscore.v1.Jobs/GetModel":                 {pki.Scientist, pki.Admin},
 	"/fedscore.v1.Admin/":                        {pki.Admin},
 	"/fedscore.v1.Console/Login":                 pki.Roles,
+	"/fedscore.v1.Relay/Exchange":                {pki.Participant, pki.Helper},
 	"/fedscore.v1.Scores/GetScore":               {pki.Credit, pki.Scientist, pki.Admin},
 	"/fedscore.v1.Scores/BatchGetScores":         {pki.Credit, pki.Scientist, pki.Admin},
 	"/fedscore.v1.Scores/GetScoreHistory":        {pki.Credit, pki.Scientist, pki.Admin},

@@ -87,6 +87,7 @@ type Coordinator struct {
 	fedscorepb.UnimplementedAdminServer
 	fedscorepb.UnimplementedRegistryServer
 	fedscorepb.UnimplementedConsoleServer
+	fedscorepb.UnimplementedRelayServer
 
 	cfg    Config
 	log    *slog.Logger
@@ -97,6 +98,7 @@ type Coordinator struct {
 
 	guard   *guard
 	metrics *metrics
+	relay   relay
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -175,6 +177,7 @@ func (co *Coordinator) Register(s *grpc.Server) {
 	fedscorepb.RegisterAdminServer(s, co)
 	fedscorepb.RegisterRegistryServer(s, co)
 	fedscorepb.RegisterConsoleServer(s, co)
+	fedscorepb.RegisterRelayServer(s, co)
 	healthpb.RegisterHealthServer(s, co.health)
 }
 

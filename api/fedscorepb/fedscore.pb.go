@@ -460,6 +460,85 @@ func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
 	return file_fedscore_proto_rawDescGZIP(), []int{5}
 }
 
+type RelayEnvelope struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// session names the protocol run; the first envelope joins it.
+	Session string `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// from is set by the coordinator from the caller's certificate.
+	From    string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To      string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	Payload []byte `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
+	// end marks the end of a phase of the sender's messages.
+	End           bool `protobuf:"varint,5,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelayEnvelope) Reset() {
+	*x = RelayEnvelope{}
+	mi := &file_fedscore_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelayEnvelope) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelayEnvelope) ProtoMessage() {}
+
+func (x *RelayEnvelope) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelayEnvelope.ProtoReflect.Descriptor instead.
+func (*RelayEnvelope) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RelayEnvelope) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *RelayEnvelope) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *RelayEnvelope) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *RelayEnvelope) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *RelayEnvelope) GetEnd() bool {
+	if x != nil {
+		return x.End
+	}
+	return false
+}
+
 type ConsoleLoginRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -468,7 +547,7 @@ type ConsoleLoginRequest struct {
 
 func (x *ConsoleLoginRequest) Reset() {
 	*x = ConsoleLoginRequest{}
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +559,7 @@ func (x *ConsoleLoginRequest) String() string {
 func (*ConsoleLoginRequest) ProtoMessage() {}
 
 func (x *ConsoleLoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +572,7 @@ func (x *ConsoleLoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleLoginRequest.ProtoReflect.Descriptor instead.
 func (*ConsoleLoginRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 type ConsoleLoginResponse struct {
@@ -506,7 +585,7 @@ type ConsoleLoginResponse struct {
 
 func (x *ConsoleLoginResponse) Reset() {
 	*x = ConsoleLoginResponse{}
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +597,7 @@ func (x *ConsoleLoginResponse) String() string {
 func (*ConsoleLoginResponse) ProtoMessage() {}
 
 func (x *ConsoleLoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +610,7 @@ func (x *ConsoleLoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleLoginResponse.ProtoReflect.Descriptor instead.
 func (*ConsoleLoginResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ConsoleLoginResponse) GetUrl() string {
@@ -558,7 +637,7 @@ type RevokeIdentityRequest struct {
 
 func (x *RevokeIdentityRequest) Reset() {
 	*x = RevokeIdentityRequest{}
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +649,7 @@ func (x *RevokeIdentityRequest) String() string {
 func (*RevokeIdentityRequest) ProtoMessage() {}
 
 func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +662,7 @@ func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityRequest.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RevokeIdentityRequest) GetName() string {
@@ -609,7 +688,7 @@ type RevokeIdentityResponse struct {
 
 func (x *RevokeIdentityResponse) Reset() {
 	*x = RevokeIdentityResponse{}
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +700,7 @@ func (x *RevokeIdentityResponse) String() string {
 func (*RevokeIdentityResponse) ProtoMessage() {}
 
 func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +713,7 @@ func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityResponse.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevokeIdentityResponse) GetRevoked() []string {
@@ -652,7 +731,7 @@ type ListParticipantsRequest struct {
 
 func (x *ListParticipantsRequest) Reset() {
 	*x = ListParticipantsRequest{}
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +743,7 @@ func (x *ListParticipantsRequest) String() string {
 func (*ListParticipantsRequest) ProtoMessage() {}
 
 func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +756,7 @@ func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsRequest.ProtoReflect.Descriptor instead.
 func (*ListParticipantsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 type ParticipantInfo struct {
@@ -692,7 +771,7 @@ type ParticipantInfo struct {
 
 func (x *ParticipantInfo) Reset() {
 	*x = ParticipantInfo{}
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +783,7 @@ func (x *ParticipantInfo) String() string {
 func (*ParticipantInfo) ProtoMessage() {}
 
 func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +796,7 @@ func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantInfo.ProtoReflect.Descriptor instead.
 func (*ParticipantInfo) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ParticipantInfo) GetId() string {
@@ -757,7 +836,7 @@ type ListParticipantsResponse struct {
 
 func (x *ListParticipantsResponse) Reset() {
 	*x = ListParticipantsResponse{}
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +848,7 @@ func (x *ListParticipantsResponse) String() string {
 func (*ListParticipantsResponse) ProtoMessage() {}
 
 func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +861,7 @@ func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsResponse.ProtoReflect.Descriptor instead.
 func (*ListParticipantsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListParticipantsResponse) GetParticipants() []*ParticipantInfo {
@@ -805,7 +884,7 @@ type ParticipantMessage struct {
 
 func (x *ParticipantMessage) Reset() {
 	*x = ParticipantMessage{}
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +896,7 @@ func (x *ParticipantMessage) String() string {
 func (*ParticipantMessage) ProtoMessage() {}
 
 func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +909,7 @@ func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantMessage.ProtoReflect.Descriptor instead.
 func (*ParticipantMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ParticipantMessage) GetBody() isParticipantMessage_Body {
@@ -884,7 +963,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +975,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +988,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Hello) GetParticipantId() string {
@@ -940,7 +1019,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1031,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1044,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -1033,7 +1112,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1045,7 +1124,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1058,7 +1137,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Welcome) GetCoordinatorVersion() string {
@@ -1100,7 +1179,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1191,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1204,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Task) GetJobId() string {
@@ -1234,7 +1313,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1325,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1338,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TaskResult) GetJobId() string {
@@ -1329,7 +1408,7 @@ type JobEnded struct {
 
 func (x *JobEnded) Reset() {
 	*x = JobEnded{}
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1420,7 @@ func (x *JobEnded) String() string {
 func (*JobEnded) ProtoMessage() {}
 
 func (x *JobEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1433,7 @@ func (x *JobEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEnded.ProtoReflect.Descriptor instead.
 func (*JobEnded) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JobEnded) GetJobId() string {
@@ -1446,7 +1525,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1537,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1550,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JobSpec) GetName() string {
@@ -1715,7 +1794,7 @@ type Standardizer struct {
 
 func (x *Standardizer) Reset() {
 	*x = Standardizer{}
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1727,7 +1806,7 @@ func (x *Standardizer) String() string {
 func (*Standardizer) ProtoMessage() {}
 
 func (x *Standardizer) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1740,7 +1819,7 @@ func (x *Standardizer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Standardizer.ProtoReflect.Descriptor instead.
 func (*Standardizer) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Standardizer) GetMean() []float64 {
@@ -1774,7 +1853,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1865,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1878,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Metrics) GetAuc() float64 {
@@ -1881,7 +1960,7 @@ type RoundMetrics struct {
 
 func (x *RoundMetrics) Reset() {
 	*x = RoundMetrics{}
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +1972,7 @@ func (x *RoundMetrics) String() string {
 func (*RoundMetrics) ProtoMessage() {}
 
 func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +1985,7 @@ func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoundMetrics.ProtoReflect.Descriptor instead.
 func (*RoundMetrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RoundMetrics) GetRound() uint32 {
@@ -1978,7 +2057,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2069,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2082,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Model) GetJobId() string {
@@ -2118,7 +2197,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2209,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2222,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Checkpoint) GetPhase() string {
@@ -2195,7 +2274,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_fedscore_proto_msgTypes[26]
+	mi := &file_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2286,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[26]
+	mi := &file_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2299,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Collection) GetKind() string {
@@ -2278,7 +2357,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_fedscore_proto_msgTypes[27]
+	mi := &file_fedscore_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2369,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[27]
+	mi := &file_fedscore_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2382,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscore_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Segment) GetName() string {
@@ -2365,7 +2444,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_fedscore_proto_msgTypes[28]
+	mi := &file_fedscore_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2456,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[28]
+	mi := &file_fedscore_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2469,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscore_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Job) GetId() string {
@@ -2507,7 +2586,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[29]
+	mi := &file_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2598,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[29]
+	mi := &file_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2611,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -2551,7 +2630,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[30]
+	mi := &file_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2642,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[30]
+	mi := &file_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2655,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -2594,7 +2673,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_fedscore_proto_msgTypes[31]
+	mi := &file_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2685,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[31]
+	mi := &file_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2698,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 type ListJobsResponse struct {
@@ -2631,7 +2710,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_fedscore_proto_msgTypes[32]
+	mi := &file_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2722,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[32]
+	mi := &file_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2735,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -2676,7 +2755,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[33]
+	mi := &file_fedscore_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2767,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[33]
+	mi := &file_fedscore_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2780,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{33}
+	return file_fedscore_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CancelJobRequest) GetJobId() string {
@@ -2740,7 +2819,13 @@ const file_fedscore_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\"/\n" +
 	"\x13PromoteModelRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\"\x16\n" +
-	"\x14RollbackModelRequest\"\x15\n" +
+	"\x14RollbackModelRequest\"y\n" +
+	"\rRelayEnvelope\x12\x18\n" +
+	"\asession\x18\x01 \x01(\tR\asession\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\x12\x10\n" +
+	"\x03end\x18\x05 \x01(\bR\x03end\"\x15\n" +
 	"\x13ConsoleLoginRequest\"^\n" +
 	"\x14ConsoleLoginResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x124\n" +
@@ -2962,7 +3047,9 @@ const file_fedscore_proto_rawDesc = "" +
 	"ListModels\x12\x1e.fedscore.v1.ListModelsRequest\x1a\x1f.fedscore.v1.ListModelsResponse\x12Z\n" +
 	"\x12GetRegisteredModel\x12&.fedscore.v1.GetRegisteredModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12N\n" +
 	"\fPromoteModel\x12 .fedscore.v1.PromoteModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12P\n" +
-	"\rRollbackModel\x12!.fedscore.v1.RollbackModelRequest\x1a\x1c.fedscore.v1.RegisteredModel2W\n" +
+	"\rRollbackModel\x12!.fedscore.v1.RollbackModelRequest\x1a\x1c.fedscore.v1.RegisteredModel2O\n" +
+	"\x05Relay\x12F\n" +
+	"\bExchange\x12\x1a.fedscore.v1.RelayEnvelope\x1a\x1a.fedscore.v1.RelayEnvelope(\x010\x012W\n" +
 	"\aConsole\x12L\n" +
 	"\x05Login\x12 .fedscore.v1.ConsoleLoginRequest\x1a!.fedscore.v1.ConsoleLoginResponse2\xc3\x01\n" +
 	"\x05Admin\x12Y\n" +
@@ -2982,7 +3069,7 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_fedscore_proto_goTypes = []any{
 	(SecAggStep)(0),                   // 0: fedscore.v1.SecAggStep
 	(JobState)(0),                     // 1: fedscore.v1.JobState
@@ -2992,98 +3079,101 @@ var file_fedscore_proto_goTypes = []any{
 	(*GetRegisteredModelRequest)(nil), // 5: fedscore.v1.GetRegisteredModelRequest
 	(*PromoteModelRequest)(nil),       // 6: fedscore.v1.PromoteModelRequest
 	(*RollbackModelRequest)(nil),      // 7: fedscore.v1.RollbackModelRequest
-	(*ConsoleLoginRequest)(nil),       // 8: fedscore.v1.ConsoleLoginRequest
-	(*ConsoleLoginResponse)(nil),      // 9: fedscore.v1.ConsoleLoginResponse
-	(*RevokeIdentityRequest)(nil),     // 10: fedscore.v1.RevokeIdentityRequest
-	(*RevokeIdentityResponse)(nil),    // 11: fedscore.v1.RevokeIdentityResponse
-	(*ListParticipantsRequest)(nil),   // 12: fedscore.v1.ListParticipantsRequest
-	(*ParticipantInfo)(nil),           // 13: fedscore.v1.ParticipantInfo
-	(*ListParticipantsResponse)(nil),  // 14: fedscore.v1.ListParticipantsResponse
-	(*ParticipantMessage)(nil),        // 15: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                     // 16: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),        // 17: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),                   // 18: fedscore.v1.Welcome
-	(*Task)(nil),                      // 19: fedscore.v1.Task
-	(*TaskResult)(nil),                // 20: fedscore.v1.TaskResult
-	(*JobEnded)(nil),                  // 21: fedscore.v1.JobEnded
-	(*JobSpec)(nil),                   // 22: fedscore.v1.JobSpec
-	(*Standardizer)(nil),              // 23: fedscore.v1.Standardizer
-	(*Metrics)(nil),                   // 24: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),              // 25: fedscore.v1.RoundMetrics
-	(*Model)(nil),                     // 26: fedscore.v1.Model
-	(*Checkpoint)(nil),                // 27: fedscore.v1.Checkpoint
-	(*Collection)(nil),                // 28: fedscore.v1.Collection
-	(*Segment)(nil),                   // 29: fedscore.v1.Segment
-	(*Job)(nil),                       // 30: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),          // 31: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),             // 32: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),           // 33: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),          // 34: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),          // 35: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil),     // 36: google.protobuf.Timestamp
+	(*RelayEnvelope)(nil),             // 8: fedscore.v1.RelayEnvelope
+	(*ConsoleLoginRequest)(nil),       // 9: fedscore.v1.ConsoleLoginRequest
+	(*ConsoleLoginResponse)(nil),      // 10: fedscore.v1.ConsoleLoginResponse
+	(*RevokeIdentityRequest)(nil),     // 11: fedscore.v1.RevokeIdentityRequest
+	(*RevokeIdentityResponse)(nil),    // 12: fedscore.v1.RevokeIdentityResponse
+	(*ListParticipantsRequest)(nil),   // 13: fedscore.v1.ListParticipantsRequest
+	(*ParticipantInfo)(nil),           // 14: fedscore.v1.ParticipantInfo
+	(*ListParticipantsResponse)(nil),  // 15: fedscore.v1.ListParticipantsResponse
+	(*ParticipantMessage)(nil),        // 16: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                     // 17: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),        // 18: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),                   // 19: fedscore.v1.Welcome
+	(*Task)(nil),                      // 20: fedscore.v1.Task
+	(*TaskResult)(nil),                // 21: fedscore.v1.TaskResult
+	(*JobEnded)(nil),                  // 22: fedscore.v1.JobEnded
+	(*JobSpec)(nil),                   // 23: fedscore.v1.JobSpec
+	(*Standardizer)(nil),              // 24: fedscore.v1.Standardizer
+	(*Metrics)(nil),                   // 25: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),              // 26: fedscore.v1.RoundMetrics
+	(*Model)(nil),                     // 27: fedscore.v1.Model
+	(*Checkpoint)(nil),                // 28: fedscore.v1.Checkpoint
+	(*Collection)(nil),                // 29: fedscore.v1.Collection
+	(*Segment)(nil),                   // 30: fedscore.v1.Segment
+	(*Job)(nil),                       // 31: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),          // 32: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),             // 33: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),           // 34: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),          // 35: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),          // 36: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil),     // 37: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	26, // 0: fedscore.v1.RegisteredModel.model:type_name -> fedscore.v1.Model
-	36, // 1: fedscore.v1.RegisteredModel.created:type_name -> google.protobuf.Timestamp
-	22, // 2: fedscore.v1.RegisteredModel.spec:type_name -> fedscore.v1.JobSpec
+	27, // 0: fedscore.v1.RegisteredModel.model:type_name -> fedscore.v1.Model
+	37, // 1: fedscore.v1.RegisteredModel.created:type_name -> google.protobuf.Timestamp
+	23, // 2: fedscore.v1.RegisteredModel.spec:type_name -> fedscore.v1.JobSpec
 	2,  // 3: fedscore.v1.ListModelsResponse.versions:type_name -> fedscore.v1.RegisteredModel
-	36, // 4: fedscore.v1.ConsoleLoginResponse.expires:type_name -> google.protobuf.Timestamp
-	36, // 5: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
-	13, // 6: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
-	16, // 7: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	20, // 8: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	18, // 9: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	19, // 10: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	21, // 11: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	22, // 12: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	37, // 4: fedscore.v1.ConsoleLoginResponse.expires:type_name -> google.protobuf.Timestamp
+	37, // 5: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
+	14, // 6: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
+	17, // 7: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	21, // 8: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	19, // 9: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	20, // 10: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	22, // 11: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	23, // 12: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
 	0,  // 13: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
 	0,  // 14: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
 	1,  // 15: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	24, // 16: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	23, // 17: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	24, // 18: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	28, // 19: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
-	29, // 20: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
-	22, // 21: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	25, // 16: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	24, // 17: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	25, // 18: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	29, // 19: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	30, // 20: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	23, // 21: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
 	1,  // 22: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	36, // 23: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	36, // 24: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	36, // 25: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	25, // 26: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	26, // 27: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	27, // 28: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	22, // 29: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	30, // 30: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	15, // 31: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	31, // 32: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	32, // 33: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	33, // 34: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	32, // 35: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	35, // 36: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	32, // 37: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	37, // 23: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	37, // 24: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	37, // 25: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	26, // 26: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	27, // 27: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	28, // 28: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	23, // 29: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	31, // 30: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	16, // 31: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	32, // 32: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	33, // 33: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	34, // 34: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	33, // 35: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	36, // 36: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	33, // 37: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
 	3,  // 38: fedscore.v1.Registry.ListModels:input_type -> fedscore.v1.ListModelsRequest
 	5,  // 39: fedscore.v1.Registry.GetRegisteredModel:input_type -> fedscore.v1.GetRegisteredModelRequest
 	6,  // 40: fedscore.v1.Registry.PromoteModel:input_type -> fedscore.v1.PromoteModelRequest
 	7,  // 41: fedscore.v1.Registry.RollbackModel:input_type -> fedscore.v1.RollbackModelRequest
-	8,  // 42: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
-	10, // 43: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
-	12, // 44: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
-	17, // 45: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	30, // 46: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	30, // 47: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	34, // 48: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	30, // 49: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	30, // 50: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	26, // 51: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	4,  // 52: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
-	2,  // 53: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
-	2,  // 54: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
-	2,  // 55: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
-	9,  // 56: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
-	11, // 57: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
-	14, // 58: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
-	45, // [45:59] is the sub-list for method output_type
-	31, // [31:45] is the sub-list for method input_type
+	8,  // 42: fedscore.v1.Relay.Exchange:input_type -> fedscore.v1.RelayEnvelope
+	9,  // 43: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
+	11, // 44: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
+	13, // 45: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
+	18, // 46: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	31, // 47: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	31, // 48: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	35, // 49: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	31, // 50: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	31, // 51: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	27, // 52: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	4,  // 53: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
+	2,  // 54: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
+	2,  // 55: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
+	2,  // 56: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
+	8,  // 57: fedscore.v1.Relay.Exchange:output_type -> fedscore.v1.RelayEnvelope
+	10, // 58: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
+	12, // 59: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
+	15, // 60: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
 	31, // [31:31] is the sub-list for extension type_name
 	31, // [31:31] is the sub-list for extension extendee
 	0,  // [0:31] is the sub-list for field type_name
@@ -3094,11 +3184,11 @@ func file_fedscore_proto_init() {
 	if File_fedscore_proto != nil {
 		return
 	}
-	file_fedscore_proto_msgTypes[13].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[14].OneofWrappers = []any{
 		(*ParticipantMessage_Hello)(nil),
 		(*ParticipantMessage_Result)(nil),
 	}
-	file_fedscore_proto_msgTypes[15].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[16].OneofWrappers = []any{
 		(*CoordinatorMessage_Welcome)(nil),
 		(*CoordinatorMessage_Task)(nil),
 		(*CoordinatorMessage_JobEnded)(nil),
@@ -3109,9 +3199,9 @@ func file_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   6,
 		},
 		GoTypes:           file_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscore_proto_depIdxs,

@@ -659,6 +659,116 @@ var Registry_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	Relay_Exchange_FullMethodName = "/fedscore.v1.Relay/Exchange"
+)
+
+// RelayClient is the client API for Relay service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Relay carries the messages of two- and three-party protocols (private set
+// intersection, vertical training) between participants, through the
+// coordinator: every node keeps dialling out only. The coordinator stamps
+// each envelope with the sender's authenticated identity and delivers it
+// to the named peer of the same session; it sees only what the protocol
+// sends (blinded points, masked shares).
+type RelayClient interface {
+	Exchange(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RelayEnvelope, RelayEnvelope], error)
+}
+
+type relayClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRelayClient(cc grpc.ClientConnInterface) RelayClient {
+	return &relayClient{cc}
+}
+
+func (c *relayClient) Exchange(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RelayEnvelope, RelayEnvelope], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Relay_ServiceDesc.Streams[0], Relay_Exchange_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RelayEnvelope, RelayEnvelope]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Relay_ExchangeClient = grpc.BidiStreamingClient[RelayEnvelope, RelayEnvelope]
+
+// RelayServer is the server API for Relay service.
+// All implementations must embed UnimplementedRelayServer
+// for forward compatibility.
+//
+// Relay carries the messages of two- and three-party protocols (private set
+// intersection, vertical training) between participants, through the
+// coordinator: every node keeps dialling out only. The coordinator stamps
+// each envelope with the sender's authenticated identity and delivers it
+// to the named peer of the same session; it sees only what the protocol
+// sends (blinded points, masked shares).
+type RelayServer interface {
+	Exchange(grpc.BidiStreamingServer[RelayEnvelope, RelayEnvelope]) error
+	mustEmbedUnimplementedRelayServer()
+}
+
+// UnimplementedRelayServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRelayServer struct{}
+
+func (UnimplementedRelayServer) Exchange(grpc.BidiStreamingServer[RelayEnvelope, RelayEnvelope]) error {
+	return status.Error(codes.Unimplemented, "method Exchange not implemented")
+}
+func (UnimplementedRelayServer) mustEmbedUnimplementedRelayServer() {}
+func (UnimplementedRelayServer) testEmbeddedByValue()               {}
+
+// UnsafeRelayServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RelayServer will
+// result in compilation errors.
+type UnsafeRelayServer interface {
+	mustEmbedUnimplementedRelayServer()
+}
+
+func RegisterRelayServer(s grpc.ServiceRegistrar, srv RelayServer) {
+	// If the following call panics, it indicates UnimplementedRelayServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Relay_ServiceDesc, srv)
+}
+
+func _Relay_Exchange_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RelayServer).Exchange(&grpc.GenericServerStream[RelayEnvelope, RelayEnvelope]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Relay_ExchangeServer = grpc.BidiStreamingServer[RelayEnvelope, RelayEnvelope]
+
+// Relay_ServiceDesc is the grpc.ServiceDesc for Relay service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Relay_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "fedscore.v1.Relay",
+	HandlerType: (*RelayServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Exchange",
+			Handler:       _Relay_Exchange_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "fedscore.proto",
+}
+
+const (
 	Console_Login_FullMethodName = "/fedscore.v1.Console/Login"
 )
 

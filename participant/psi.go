@@ -1,0 +1,242 @@
+package participant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/secure/psi"
+	"google.golang.org/grpc"
+)
+
+// PSIConfig is one side of a private set intersection run through the
+// coordinator's relay.
+type PSIConfig struct {
+	// Session names the run; both sides use the same one.
+	Session string
+	// Self and Peer are the two participants' ids (certificate names).
+	Self, Peer string
+	Bank       bool // this side is the bank (it learns the intersection first)
+	Protocol   psi.Config
+}
+
+// relayLink is one party's stream through the relay.
+type relayLink struct {
+	st   grpc.BidiStreamingClient[fedscorepb.RelayEnvelope, fedscorepb.RelayEnvelope]
+	c    PSIConfig
+	sent bool
+}
+
+func (l *relayLink) send(m psi.Message, end bool) error {
+	env := &fedscorepb.RelayEnvelope{To: l.c.Peer, End: end}
+	if !l.sent {
+		env.Session, env.From, l.sent = l.c.Session, l.c.Self, true
+	}
+	if m != nil {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		env.Payload = b
+	}
+	return l.st.Send(env)
+}
+
+// recv returns the next message from the peer, or nil at an end marker.
+func (l *relayLink) recv() (psi.Message, error) {
+	env, err := l.st.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if env.GetFrom() != l.c.Peer {
+		return nil, fmt.Errorf("participant: psi: message from %q, not the peer %q", env.GetFrom(), l.c.Peer)
+	}
+	if env.GetEnd() {
+		return nil, nil
+	}
+	return psi.Unmarshal(env.GetPayload())
+}
+
+// RunPSI computes the intersection of this node's ids with the peer's,
+// message by message through the coordinator's relay. The coordinator sees
+// only blinded points; neither side sees the other's ids.
+func RunPSI(ctx context.Context, conn grpc.ClientConnInterface, c PSIConfig, ids []string) (psi.Intersection, error) {
+	var none psi.Intersection
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := fedscorepb.NewRelayClient(conn).Exchange(ctx)
+	if err != nil {
+		return none, err
+	}
+	l := &relayLink{st: st, c: c}
+	var inter psi.Intersection
+	if c.Bank {
+		inter, err = runBank(l, c, ids)
+	} else {
+		inter, err = runPartner(l, c, ids)
+	}
+	if err != nil {
+		return none, err
+	}
+	// Close our side and wait for the coordinator to close its own, so the
+	// last messages are delivered before the stream is torn down.
+	if err := st.CloseSend(); err != nil {
+		return none, err
+	}
+	for {
+		if _, err := st.Recv(); err != nil {
+			break
+		}
+	}
+	return inter, nil
+}
+
+func expect[T psi.Message](m psi.Message, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	t, ok := m.(T)
+	if !ok {
+		return zero, fmt.Errorf("participant: psi: expected %T, got %T", zero, m)
+	}
+	return t, nil
+}
+
+func runBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
+	var none psi.Intersection
+	b, err := psi.NewBank(c.Protocol, ids)
+	if err != nil {
+		return none, err
+	}
+	if err := l.send(b.Hello(), false); err != nil {
+		return none, err
+	}
+	h, err := expect[*psi.Hello](l.recv())
+	if err != nil {
+		return none, err
+	}
+	if err := b.ReceiveHello(h); err != nil {
+		return none, err
+	}
+	for {
+		m, err := b.NextBlinded()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return none, err
+		}
+		if err := l.send(m, false); err != nil {
+			return none, err
+		}
+	}
+	if err := l.send(nil, true); err != nil {
+		return none, err
+	}
+	// The partner answers each batch (doubled), then sends its own batches,
+	// then an end marker; one ordered stream.
+	for {
+		m, err := l.recv()
+		if err != nil {
+			return none, err
+		}
+		if m == nil {
+			break
+		}
+		batch, ok := m.(*psi.Batch)
+		if !ok {
+			return none, fmt.Errorf("participant: psi: expected a batch, got %T", m)
+		}
+		if batch.Kind == psi.BankDoubled {
+			err = b.ReceiveDoubled(batch)
+		} else {
+			err = b.ReceivePartner(batch)
+		}
+		if err != nil {
+			return none, err
+		}
+	}
+	inter, results, err := b.Finish()
+	if err != nil {
+		return none, err
+	}
+	for _, r := range results {
+		if err := l.send(r, false); err != nil {
+			return none, err
+		}
+	}
+	return inter, l.send(nil, true)
+}
+
+func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
+	var none psi.Intersection
+	p, err := psi.NewPartner(c.Protocol, ids)
+	if err != nil {
+		return none, err
+	}
+	if err := l.send(p.Hello(), false); err != nil {
+		return none, err
+	}
+	h, err := expect[*psi.Hello](l.recv())
+	if err != nil {
+		return none, err
+	}
+	if err := p.ReceiveHello(h); err != nil {
+		return none, err
+	}
+	for {
+		m, err := l.recv()
+		if err != nil {
+			return none, err
+		}
+		if m == nil {
+			break
+		}
+		batch, ok := m.(*psi.Batch)
+		if !ok {
+			return none, fmt.Errorf("participant: psi: expected a batch, got %T", m)
+		}
+		d, err := p.Double(batch)
+		if err != nil {
+			return none, err
+		}
+		if err := l.send(d, false); err != nil {
+			return none, err
+		}
+	}
+	for {
+		m, err := p.NextBlinded()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return none, err
+		}
+		if err := l.send(m, false); err != nil {
+			return none, err
+		}
+	}
+	if err := l.send(nil, true); err != nil {
+		return none, err
+	}
+	for {
+		m, err := l.recv()
+		if err != nil {
+			return none, err
+		}
+		if m == nil {
+			break
+		}
+		r, ok := m.(*psi.Result)
+		if !ok {
+			return none, fmt.Errorf("participant: psi: expected a result, got %T", m)
+		}
+		if err := p.ReceiveResult(r); err != nil {
+			return none, err
+		}
+	}
+	return p.Intersection()
+}
