@@ -37,6 +37,8 @@ func init() {
 		"bench":       {"benchmarks that print figures as tables or JSON", runBench},
 		"report":      {"write a finished job's HTML model report with charts", runReport},
 		"console":     {"log in to the web console the coordinator serves on --http", runConsole},
+		"vertical":    {"one party (bank, partner or helper) of vertical training through the coordinator", runVertical},
+		"helper":      {"the vertical helper node: deals correlated randomness, sees no data", runHelper},
 		"psi":         {"align customers with a partner by private set intersection, through the coordinator", runPSI},
 		"score":       {"score your own customers with a registered model and publish the results (a participant)", runScore},
 		"scores":      {"query scores, export tiers, list model versions (the score store)", runScores},
