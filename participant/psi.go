@@ -44,6 +44,22 @@ func (l *relayLink) send(m psi.Message, end bool) error {
 	return l.st.Send(env)
 }
 
+// sendAll sends every batch next yields until io.EOF, then an end marker.
+func (l *relayLink) sendAll(next func() (*psi.Batch, error)) error {
+	for {
+		m, err := next()
+		if errors.Is(err, io.EOF) {
+			return l.send(nil, true)
+		}
+		if err != nil {
+			return err
+		}
+		if err := l.send(m, false); err != nil {
+			return err
+		}
+	}
+}
+
 // recv returns the next message from the peer, or nil at an end marker.
 func (l *relayLink) recv() (psi.Message, error) {
 	env, err := l.st.Recv()
@@ -121,19 +137,7 @@ func runBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) 
 	if err := b.ReceiveHello(h); err != nil {
 		return none, err
 	}
-	for {
-		m, err := b.NextBlinded()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return none, err
-		}
-		if err := l.send(m, false); err != nil {
-			return none, err
-		}
-	}
-	if err := l.send(nil, true); err != nil {
+	if err := l.sendAll(b.NextBlinded); err != nil {
 		return none, err
 	}
 	// The partner answers each batch (doubled), then sends its own batches,
@@ -207,19 +211,7 @@ func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, erro
 			return none, err
 		}
 	}
-	for {
-		m, err := p.NextBlinded()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return none, err
-		}
-		if err := l.send(m, false); err != nil {
-			return none, err
-		}
-	}
-	if err := l.send(nil, true); err != nil {
+	if err := l.sendAll(p.NextBlinded); err != nil {
 		return none, err
 	}
 	for {
