@@ -88,10 +88,15 @@ func RunPSI(ctx context.Context, conn grpc.ClientConnInterface, c PSIConfig, ids
 	}
 	l := &relayLink{st: st, c: c}
 	var inter psi.Intersection
-	if c.Bank {
+	switch ecdh := c.Protocol.Protocol == psi.ProtocolECDH; {
+	case c.Bank && ecdh:
 		inter, err = runBank(l, c, ids)
-	} else {
+	case ecdh:
 		inter, err = runPartner(l, c, ids)
+	case c.Bank:
+		inter, err = runOPRFBank(l, c, ids)
+	default:
+		inter, err = runOPRFPartner(l, c, ids)
 	}
 	if err != nil {
 		return none, err
@@ -229,6 +234,129 @@ func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, erro
 		if err := p.ReceiveResult(r); err != nil {
 			return none, err
 		}
+	}
+	return p.Intersection()
+}
+
+// exchangeHellos sends this side's Hello and takes the peer's.
+func exchangeHellos(l *relayLink, hello *psi.Hello, receive func(*psi.Hello) error) error {
+	if err := l.send(hello, false); err != nil {
+		return err
+	}
+	h, err := expect[*psi.Hello](l.recv())
+	if err != nil {
+		return err
+	}
+	return receive(h)
+}
+
+// recvBatches hands every batch up to the peer's end marker to take.
+func recvBatches(l *relayLink, take func(*psi.Batch) error) error {
+	for {
+		m, err := l.recv()
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			return nil
+		}
+		b, ok := m.(*psi.Batch)
+		if !ok {
+			return fmt.Errorf("participant: psi: expected a batch, got %T", m)
+		}
+		if err := take(b); err != nil {
+			return err
+		}
+	}
+}
+
+func runOPRFBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
+	var none psi.Intersection
+	b, err := psi.NewOPRFBank(c.Protocol, ids)
+	if err != nil {
+		return none, err
+	}
+	if err := exchangeHellos(l, b.Hello(), b.ReceiveHello); err != nil {
+		return none, err
+	}
+	s1, err := b.Setup()
+	if err != nil {
+		return none, err
+	}
+	if err := l.send(s1, false); err != nil {
+		return none, err
+	}
+	s2, err := expect[*psi.Setup](l.recv())
+	if err != nil {
+		return none, err
+	}
+	s3, err := b.ReceiveSetup(s2)
+	if err != nil {
+		return none, err
+	}
+	if err := l.send(s3, false); err != nil {
+		return none, err
+	}
+	if err := l.sendAll(b.NextMatrix); err != nil {
+		return none, err
+	}
+	if err := recvBatches(l, b.ReceiveTags); err != nil {
+		return none, err
+	}
+	inter, results, err := b.Finish()
+	if err != nil {
+		return none, err
+	}
+	for _, r := range results {
+		if err := l.send(r, false); err != nil {
+			return none, err
+		}
+	}
+	return inter, l.send(nil, true)
+}
+
+func runOPRFPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
+	var none psi.Intersection
+	p, err := psi.NewOPRFPartner(c.Protocol, ids)
+	if err != nil {
+		return none, err
+	}
+	if err := exchangeHellos(l, p.Hello(), p.ReceiveHello); err != nil {
+		return none, err
+	}
+	for step := 1; step <= 3; step += 2 {
+		s, err := expect[*psi.Setup](l.recv())
+		if err != nil {
+			return none, err
+		}
+		reply, err := p.ReceiveSetup(s)
+		if err != nil {
+			return none, err
+		}
+		if reply != nil {
+			if err := l.send(reply, false); err != nil {
+				return none, err
+			}
+		}
+	}
+	if err := recvBatches(l, p.ReceiveMatrix); err != nil {
+		return none, err
+	}
+	if err := l.sendAll(p.NextTags); err != nil {
+		return none, err
+	}
+	for !p.Done() {
+		r, err := expect[*psi.Result](l.recv())
+		if err != nil {
+			return none, err
+		}
+		if err := p.ReceiveResult(r); err != nil {
+			return none, err
+		}
+	}
+	// The bank's end marker follows its last result.
+	if m, err := l.recv(); err != nil || m != nil {
+		return none, fmt.Errorf("participant: psi: expected the end of the bank's stream, got %T (%v)", m, err)
 	}
 	return p.Intersection()
 }

@@ -67,17 +67,23 @@ func benchSecAgg(args []string) error {
 }
 
 func benchPSI(args []string) error {
-	fs := newFlags("bench psi", "bench psi --ids N [--json]")
+	fs := newFlags("bench psi", "bench psi --ids N [--protocol oprf|ecdh] [--json]")
 	n := fs.Int("ids", 1000000, "ids on each side; half of them are shared")
+	protoName := fs.String("protocol", "oprf", "oprf (OT-extension OPRF) or ecdh (X25519 Diffie-Hellman)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r, err := psi.Bench(*n)
+	proto, err := psi.ParseProtocol(*protoName)
+	if err != nil {
+		return err
+	}
+	r, err := psi.Bench(*n, proto)
 	if err != nil {
 		return err
 	}
 	return printJSONOrTable(*asJSON, r, [][2]string{
+		{"protocol", r.Protocol},
 		{"ids", fmt.Sprint(r.IDs)},
 		{"intersection", fmt.Sprint(r.Intersection)},
 		{"wall_s", fmt.Sprintf("%.2f", r.WallS)},

@@ -16,7 +16,7 @@ import (
 // intersection, through the coordinator's relay, and writes the aligned
 // rows: the intersection, in the order both sides agree on.
 func runPSI(args []string) error {
-	fs := newFlags("psi", "psi --kit DIR --data FILE --id COL --peer NAME --session NAME (--bank | --partner) --out FILE.parquet [--bank-only]")
+	fs := newFlags("psi", "psi --kit DIR --data FILE --id COL --peer NAME --session NAME (--bank | --partner) --out FILE.parquet [--bank-only] [--protocol oprf|ecdh]")
 	cf := addConnFlags(fs)
 	data := fs.String("data", "", "local table holding the ids (required)")
 	id := fs.String("id", "", "id column (required)")
@@ -27,7 +27,12 @@ func runPSI(args []string) error {
 	bankOnly := fs.Bool("bank-only", false, "only the bank learns the intersection; the partner learns its size")
 	out := fs.String("out", "", "write this side's aligned rows here, .parquet or .csv (required, unless the partner learns only the size)")
 	self := fs.String("self", "", "this node's participant id (default: the kit's name)")
+	protoName := fs.String("protocol", "oprf", "oprf (OT-extension OPRF, fast) or ecdh (X25519 Diffie-Hellman); both sides must agree")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	proto, err := psi.ParseProtocol(*protoName)
+	if err != nil {
 		return err
 	}
 	if *data == "" || *id == "" || *peer == "" || *session == "" || *bank == *partnerSide {
@@ -65,7 +70,7 @@ func runPSI(args []string) error {
 	start := time.Now()
 	inter, err := participant.RunPSI(ctx, conn, participant.PSIConfig{
 		Session: *session, Self: *self, Peer: *peer, Bank: *bank,
-		Protocol: psi.Config{Job: *session, BankOnly: *bankOnly},
+		Protocol: psi.Config{Job: *session, BankOnly: *bankOnly, Protocol: proto},
 	}, ids)
 	if err != nil {
 		return err

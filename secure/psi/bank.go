@@ -162,20 +162,10 @@ func (b *Bank) Finish() (Intersection, []*Result, error) {
 	for i, m := range b.matches {
 		out.Rows[i] = int(b.perm[m.own])
 	}
-	size := uint64(len(b.matches))
-	if b.cfg.BankOnly || size == 0 {
-		b.matches = nil
-		return out, []*Result{{Job: b.cfg.Job, Size: size}}, nil
-	}
-	var res []*Result
-	for lo := 0; lo < len(b.matches); lo += b.cfg.BatchSize {
-		hi := min(lo+b.cfg.BatchSize, len(b.matches))
-		r := &Result{Job: b.cfg.Job, Size: size, Offset: uint64(lo), Positions: make([]uint32, hi-lo)}
-		for i := lo; i < hi; i++ {
-			r.Positions[i-lo] = b.matches[i].partnerAt
-		}
-		res = append(res, r)
+	at := make([]uint32, len(b.matches))
+	for i, m := range b.matches {
+		at[i] = m.partnerAt
 	}
 	b.matches = nil
-	return out, res, nil
+	return out, results(b.cfg.Job, b.cfg.BankOnly, b.cfg.BatchSize, at), nil
 }

@@ -17,16 +17,18 @@ var (
 
 // Errors for configuration and messages.
 var (
-	ErrConfig       = errors.New("psi: invalid configuration")
-	ErrMalformed    = errors.New("psi: malformed message")
-	ErrWrongJob     = errors.New("psi: message for another job")
-	ErrWrongRole    = errors.New("psi: message from the wrong role")
-	ErrModeMismatch = errors.New("psi: parties disagree on who learns the intersection")
-	ErrOutOfOrder   = errors.New("psi: message out of order")
-	ErrBadBatch     = errors.New("psi: batch does not fit the announced framing")
-	ErrDuplicate    = errors.New("psi: batch already received")
-	ErrBadPoint     = errors.New("psi: low-order point")
-	ErrIncomplete   = errors.New("psi: protocol not finished")
+	ErrConfig           = errors.New("psi: invalid configuration")
+	ErrMalformed        = errors.New("psi: malformed message")
+	ErrWrongJob         = errors.New("psi: message for another job")
+	ErrWrongRole        = errors.New("psi: message from the wrong role")
+	ErrModeMismatch     = errors.New("psi: parties disagree on who learns the intersection")
+	ErrOutOfOrder       = errors.New("psi: message out of order")
+	ErrProtocolMismatch = errors.New("psi: parties run different protocols")
+	ErrBaseOT           = errors.New("psi: base oblivious transfer failed")
+	ErrBadBatch         = errors.New("psi: batch does not fit the announced framing")
+	ErrDuplicate        = errors.New("psi: batch already received")
+	ErrBadPoint         = errors.New("psi: low-order point")
+	ErrIncomplete       = errors.New("psi: protocol not finished")
 )
 
 // IDError reports bad ids: how many, and one example.

@@ -11,11 +11,13 @@ import (
 
 func transcript(tb testing.TB) [][]byte {
 	var tr [][]byte
-	_, _, err := RunLocal(Config{Job: "fuzz", BatchSize: 3, Rand: seeded(4)},
-		[]string{"a", "b", "c", "d"}, []string{"b", "d", "e"},
-		func(_ Role, m []byte) { tr = append(tr, slices.Clone(m)) })
-	if err != nil {
-		tb.Fatal(err)
+	for _, p := range []Protocol{ProtocolECDH, ProtocolOPRF} {
+		_, _, err := RunLocal(Config{Protocol: p, Job: "fuzz", BatchSize: 3, Rand: seeded(4)},
+			[]string{"a", "b", "c", "d"}, []string{"b", "d", "e"},
+			func(_ Role, m []byte) { tr = append(tr, slices.Clone(m)) })
+		if err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return tr
 }
@@ -39,6 +41,7 @@ func fuzzDecoder(f *testing.F, newMsg func() Message) {
 func FuzzHello(f *testing.F)  { fuzzDecoder(f, func() Message { return new(Hello) }) }
 func FuzzBatch(f *testing.F)  { fuzzDecoder(f, func() Message { return new(Batch) }) }
 func FuzzResult(f *testing.F) { fuzzDecoder(f, func() Message { return new(Result) }) }
+func FuzzSetup(f *testing.F)  { fuzzDecoder(f, func() Message { return new(Setup) }) }
 
 func FuzzUnmarshal(f *testing.F) {
 	for _, b := range transcript(f) {
@@ -67,7 +70,7 @@ func FuzzParties(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := Config{Job: "fuzz", BatchSize: 3, Rand: seeded(4)}
+		c := Config{Protocol: ProtocolECDH, Job: "fuzz", BatchSize: 3, Rand: seeded(4)}
 		b, _ := NewBank(c, []string{"a", "b", "c", "d"})
 		p, _ := NewPartner(c, []string{"b", "d", "e"})
 		b.ReceiveHello(p.Hello())
@@ -93,6 +96,70 @@ func FuzzParties(f *testing.F) {
 	})
 }
 
+// FuzzOPRFParties feeds arbitrary decoded messages to both OPRF parties
+// at each stage of the protocol: they may refuse them but must not panic.
+func FuzzOPRFParties(f *testing.F) {
+	for _, b := range transcript(f) {
+		f.Add(b, uint8(0))
+	}
+	bankIDs, partnerIDs := []string{"a", "b", "c", "d"}, []string{"b", "d", "e"}
+	f.Fuzz(func(t *testing.T, data []byte, stage uint8) {
+		m, err := Unmarshal(data)
+		if err != nil {
+			return
+		}
+		c := Config{Protocol: ProtocolOPRF, Job: "fuzz", BatchSize: 3, Rand: seeded(4), Workers: 1}
+		b, _ := NewOPRFBank(c, bankIDs)
+		p, _ := NewOPRFPartner(c, partnerIDs)
+		feed := func() {
+			switch m := m.(type) {
+			case *Hello:
+				b.ReceiveHello(m)
+				p.ReceiveHello(m)
+			case *Setup:
+				b.ReceiveSetup(m)
+				p.ReceiveSetup(m)
+			case *Batch:
+				p.ReceiveMatrix(m)
+				b.ReceiveTags(m)
+			case *Result:
+				p.ReceiveResult(m)
+				p.Intersection()
+			}
+		}
+		// Stages: 0 fresh; 1 after hellos; 2 after step 1; 3 after the
+		// base OTs; 4 after the matrix; 5 after the tags.
+		steps := []func(){
+			func() { p.ReceiveHello(b.Hello()); b.ReceiveHello(p.Hello()) },
+			func() { s1, _ := b.Setup(); s2, _ := p.ReceiveSetup(s1); s3, _ := b.ReceiveSetup(s2); p.ReceiveSetup(s3) },
+			func() {},
+			func() {
+				for {
+					x, err := b.NextMatrix()
+					if err != nil {
+						return
+					}
+					p.ReceiveMatrix(x)
+				}
+			},
+			func() {
+				for {
+					x, err := p.NextTags()
+					if err != nil {
+						return
+					}
+					b.ReceiveTags(x)
+				}
+			},
+		}
+		for i := range min(int(stage%6), len(steps)) {
+			steps[i]()
+		}
+		feed()
+		b.Finish()
+	})
+}
+
 // FuzzIDs: any id list is either refused with an *IDError or aligned
 // correctly against itself.
 func FuzzIDs(f *testing.F) {
@@ -108,7 +175,7 @@ func FuzzIDs(f *testing.F) {
 		for i, id := range ids {
 			s[i] = string(id)
 		}
-		bank, partner, err := RunLocal(Config{Job: "f", Rand: seeded(1), Workers: 1}, s, s, nil)
+		bank, partner, err := RunLocal(Config{Protocol: ProtocolECDH, Job: "f", Rand: seeded(1), Workers: 1}, s, s, nil)
 		if err != nil {
 			return
 		}

@@ -12,14 +12,6 @@ import (
 // for its own multiplications; the sides take turns, so the process uses
 // c.Workers cores throughout.
 func RunLocal(c Config, bankIDs, partnerIDs []string, trace func(from Role, msg []byte)) (bank, partner Intersection, err error) {
-	b, err := NewBank(c, bankIDs)
-	if err != nil {
-		return bank, partner, fmt.Errorf("bank: %w", err)
-	}
-	p, err := NewPartner(c, partnerIDs)
-	if err != nil {
-		return bank, partner, fmt.Errorf("partner: %w", err)
-	}
 	// wire encodes m, shows it to trace and decodes it again, so that the
 	// receiver sees only what travels.
 	wire := func(from Role, m Message) (Message, error) {
@@ -31,6 +23,108 @@ func RunLocal(c Config, bankIDs, partnerIDs []string, trace func(from Role, msg 
 			trace(from, data)
 		}
 		return Unmarshal(data)
+	}
+	if c.Protocol == ProtocolECDH {
+		return runLocalECDH(c, bankIDs, partnerIDs, wire)
+	}
+	return runLocalOPRF(c, bankIDs, partnerIDs, wire)
+}
+
+type wireFunc func(from Role, m Message) (Message, error)
+
+func runLocalOPRF(c Config, bankIDs, partnerIDs []string, wire wireFunc) (bank, partner Intersection, err error) {
+	b, err := NewOPRFBank(c, bankIDs)
+	if err != nil {
+		return bank, partner, fmt.Errorf("bank: %w", err)
+	}
+	p, err := NewOPRFPartner(c, partnerIDs)
+	if err != nil {
+		return bank, partner, fmt.Errorf("partner: %w", err)
+	}
+	// send passes m from one side to the other through its encoding and
+	// hands it to recv; every error names the side that raised it.
+	send := func(from Role, m Message, recv func(Message) error) error {
+		w, err := wire(from, m)
+		if err != nil {
+			return err
+		}
+		to := RolePartner
+		if from == RolePartner {
+			to = RoleBank
+		}
+		if err := recv(w); err != nil {
+			return fmt.Errorf("%v: %w", to, err)
+		}
+		return nil
+	}
+	if err := send(RoleBank, b.Hello(), func(m Message) error { return p.ReceiveHello(m.(*Hello)) }); err != nil {
+		return bank, partner, err
+	}
+	if err := send(RolePartner, p.Hello(), func(m Message) error { return b.ReceiveHello(m.(*Hello)) }); err != nil {
+		return bank, partner, err
+	}
+	s1, err := b.Setup()
+	if err != nil {
+		return bank, partner, fmt.Errorf("bank: %w", err)
+	}
+	var s2, s3 *Setup
+	if err := send(RoleBank, s1, func(m Message) (err error) { s2, err = p.ReceiveSetup(m.(*Setup)); return }); err != nil {
+		return bank, partner, err
+	}
+	if err := send(RolePartner, s2, func(m Message) (err error) { s3, err = b.ReceiveSetup(m.(*Setup)); return }); err != nil {
+		return bank, partner, err
+	}
+	if err := send(RoleBank, s3, func(m Message) error { _, err := p.ReceiveSetup(m.(*Setup)); return err }); err != nil {
+		return bank, partner, err
+	}
+	for {
+		m, err := b.NextMatrix()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return bank, partner, fmt.Errorf("bank: %w", err)
+		}
+		if err := send(RoleBank, m, func(m Message) error { return p.ReceiveMatrix(m.(*Batch)) }); err != nil {
+			return bank, partner, err
+		}
+	}
+	for {
+		m, err := p.NextTags()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return bank, partner, fmt.Errorf("partner: %w", err)
+		}
+		if err := send(RolePartner, m, func(m Message) error { return b.ReceiveTags(m.(*Batch)) }); err != nil {
+			return bank, partner, err
+		}
+	}
+	bank, results, err := b.Finish()
+	if err != nil {
+		return bank, partner, fmt.Errorf("bank: %w", err)
+	}
+	for _, r := range results {
+		if err := send(RoleBank, r, func(m Message) error { return p.ReceiveResult(m.(*Result)) }); err != nil {
+			return bank, partner, err
+		}
+	}
+	partner, err = p.Intersection()
+	if err != nil {
+		return bank, partner, fmt.Errorf("partner: %w", err)
+	}
+	return bank, partner, nil
+}
+
+func runLocalECDH(c Config, bankIDs, partnerIDs []string, wire wireFunc) (bank, partner Intersection, err error) {
+	b, err := NewBank(c, bankIDs)
+	if err != nil {
+		return bank, partner, fmt.Errorf("bank: %w", err)
+	}
+	p, err := NewPartner(c, partnerIDs)
+	if err != nil {
+		return bank, partner, fmt.Errorf("partner: %w", err)
 	}
 	step := func(err error, who string) error {
 		if err != nil {

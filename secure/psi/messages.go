@@ -24,6 +24,7 @@ const (
 	kindHello kind = iota + 1
 	kindBatch
 	kindResult
+	kindSetup
 )
 
 // Role names a party.
@@ -57,14 +58,22 @@ const (
 	BankDoubled BatchKind = 2
 	// PartnerBlinded (partner → bank): H(y)^b, 32 bytes per id.
 	PartnerBlinded BatchKind = 3
+	// OPRFMatrix (bank → partner): the OT-extension matrix U, one 64-byte
+	// row per cuckoo bin, from bin Offset on.
+	OPRFMatrix BatchKind = 4
+	// OPRFTags (partner → bank): the partner's OPRF outputs, 16 bytes each,
+	// from position Offset of its tag stream on.
+	OPRFTags BatchKind = 5
 )
 
 func (k BatchKind) elemSize() int {
 	switch k {
 	case BankBlinded, PartnerBlinded:
 		return PointSize
-	case BankDoubled:
+	case BankDoubled, OPRFTags:
 		return TagSize
+	case OPRFMatrix:
+		return codeBytes
 	}
 	return 0
 }
@@ -77,6 +86,10 @@ func (k BatchKind) String() string {
 		return "bank-doubled"
 	case PartnerBlinded:
 		return "partner-blinded"
+	case OPRFMatrix:
+		return "oprf-matrix"
+	case OPRFTags:
+		return "oprf-tags"
 	}
 	return fmt.Sprintf("batch-kind(%d)", uint8(k))
 }
@@ -96,6 +109,7 @@ type Hello struct {
 	Count     uint64 // number of ids of the sender
 	BankOnly  bool   // the sender's setting of Config.BankOnly
 	BatchSize uint32 // ids per batch of the sender
+	Protocol  Protocol
 }
 
 // Batch carries the points of Count ids starting at Offset in the
@@ -128,19 +142,53 @@ type Result struct {
 	Positions []uint32
 }
 
+// Setup carries the base oblivious transfers of the OPRF protocol, in
+// three steps:
+//
+//	1 bank → partner: Key = the cuckoo seed; Data = A_i (32 bytes each)
+//	2 partner → bank: Key = the code key;    Data = B_i (32 bytes each)
+//	3 bank → partner: Key = zero;            Data = (e0_i, e1_i), 44 bytes each
+//
+// for i < 512, as in circl's ot/simot (ristretto255 elements; each e is
+// AES-GCM: nonce, one 16-byte seed, tag).
+type Setup struct {
+	Job  string
+	Step uint8
+	Key  [16]byte
+	Data []byte
+}
+
+// otCipherSize is one simot ciphertext: 12-byte nonce, 16-byte seed,
+// 16-byte tag.
+const otCipherSize = 12 + 16 + 16
+
+// setupSize is the Data length of each step.
+func setupSize(step uint8) int {
+	switch step {
+	case 1, 2:
+		return codeBits * 32
+	case 3:
+		return codeBits * 2 * otCipherSize
+	}
+	return -1
+}
+
 var (
 	_ Message = (*Hello)(nil)
 	_ Message = (*Batch)(nil)
 	_ Message = (*Result)(nil)
+	_ Message = (*Setup)(nil)
 )
 
 func (m *Hello) JobID() string  { return m.Job }
 func (m *Batch) JobID() string  { return m.Job }
 func (m *Result) JobID() string { return m.Job }
+func (m *Setup) JobID() string  { return m.Job }
 
 func (*Hello) kind() kind  { return kindHello }
 func (*Batch) kind() kind  { return kindBatch }
 func (*Result) kind() kind { return kindResult }
+func (*Setup) kind() kind  { return kindSetup }
 
 func header(k kind, job string, size int) []byte {
 	b := make([]byte, 0, 4+len(job)+size)
@@ -154,11 +202,12 @@ func (m *Hello) MarshalBinary() ([]byte, error) {
 	if len(m.Job) > MaxJobLen {
 		return nil, fmt.Errorf("%w: job id too long", ErrMalformed)
 	}
-	b := header(kindHello, m.Job, 14)
+	b := header(kindHello, m.Job, 15)
 	b = append(b, byte(m.From))
 	b = binary.LittleEndian.AppendUint64(b, m.Count)
 	b = append(b, boolByte(m.BankOnly))
-	return binary.LittleEndian.AppendUint32(b, m.BatchSize), nil
+	b = binary.LittleEndian.AppendUint32(b, m.BatchSize)
+	return append(b, byte(m.Protocol)), nil
 }
 
 // MarshalBinary encodes the message.
@@ -187,6 +236,35 @@ func (m *Result) MarshalBinary() ([]byte, error) {
 		b = binary.LittleEndian.AppendUint32(b, p)
 	}
 	return b, nil
+}
+
+// MarshalBinary encodes the message.
+func (m *Setup) MarshalBinary() ([]byte, error) {
+	if len(m.Job) > MaxJobLen || len(m.Data) != setupSize(m.Step) {
+		return nil, fmt.Errorf("%w: setup framing", ErrMalformed)
+	}
+	b := header(kindSetup, m.Job, 17+len(m.Data))
+	b = append(b, m.Step)
+	b = append(b, m.Key[:]...)
+	return append(b, m.Data...), nil
+}
+
+// UnmarshalBinary decodes the message.
+func (m *Setup) UnmarshalBinary(data []byte) error {
+	r, job := readHeader(data, kindSetup)
+	step := r.U8("setup step")
+	n := setupSize(step)
+	if r.OK() && n < 0 {
+		r.Fail("unknown setup step")
+	}
+	key := r.Take(16, "key")
+	d := r.Take(max(n, 0), "setup data")
+	if err := r.End(); err != nil {
+		return err
+	}
+	*m = Setup{Job: job, Step: step, Data: append([]byte(nil), d...)}
+	copy(m.Key[:], key)
+	return nil
 }
 
 func boolByte(v bool) byte {
@@ -224,10 +302,14 @@ func (m *Hello) UnmarshalBinary(data []byte) error {
 	count := r.U64("count")
 	bankOnly := r.Bool("bank-only flag")
 	bs := r.U32("batch size")
+	proto := Protocol(r.U8("protocol"))
+	if r.OK() && proto != ProtocolECDH && proto != ProtocolOPRF {
+		r.Fail("unknown protocol")
+	}
 	if err := r.End(); err != nil {
 		return err
 	}
-	*m = Hello{Job: job, From: from, Count: count, BankOnly: bankOnly, BatchSize: bs}
+	*m = Hello{Job: job, From: from, Count: count, BankOnly: bankOnly, BatchSize: bs, Protocol: proto}
 	return nil
 }
 
@@ -286,6 +368,8 @@ func Unmarshal(data []byte) (Message, error) {
 		m = new(Batch)
 	case kindResult:
 		m = new(Result)
+	case kindSetup:
+		m = new(Setup)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, data[1])
 	}

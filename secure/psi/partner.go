@@ -12,12 +12,8 @@ import "fmt"
 // Result until Done, and Intersection.
 type Partner struct {
 	party
-	doubled    bitset
-	result     []uint32 // matching positions in agreed order
-	seen       bitset   // positions already listed, to refuse repeats
-	size       uint64
-	got        uint64
-	haveResult bool
+	doubled bitset
+	sink    resultSink
 }
 
 // NewPartner validates and hashes the partner's ids and draws its secret
@@ -64,71 +60,16 @@ func (p *Partner) NextBlinded() (*Batch, error) { return p.nextBlinded(PartnerBl
 
 // ReceiveResult takes one Result from the bank. Chunks must come in order.
 func (p *Partner) ReceiveResult(r *Result) error {
-	n := uint64(len(p.perm))
-	switch {
-	case r.Job != p.cfg.Job:
-		return fmt.Errorf("%w: %q", ErrWrongJob, r.Job)
-	case p.peer == nil || p.sent < len(p.perm):
-		return fmt.Errorf("%w: result before the exchange finished", ErrOutOfOrder)
-	case p.Done():
-		return fmt.Errorf("%w: result after the last", ErrDuplicate)
-	case r.Size > n || r.Size > p.peer.Count:
-		return fmt.Errorf("%w: size %d exceeds a set size", ErrBadBatch, r.Size)
-	case p.haveResult && r.Size != p.size:
-		return fmt.Errorf("%w: size changed from %d to %d", ErrBadBatch, p.size, r.Size)
-	case r.Offset != p.got:
-		return fmt.Errorf("%w: result chunk at %d, want %d", ErrOutOfOrder, r.Offset, p.got)
+	if p.peer != nil && p.sink.rowOf == nil {
+		p.sink = resultSink{bankOnly: p.cfg.BankOnly, ownCount: uint64(len(p.perm)), peerCount: p.peer.Count,
+			positions: uint64(len(p.perm)), rowOf: func(pos uint32) int { return int(p.perm[pos]) }}
 	}
-	if p.cfg.BankOnly || r.Size == 0 {
-		if len(r.Positions) != 0 || r.Offset != 0 {
-			return fmt.Errorf("%w: positions sent although the partner learns only the size", ErrBadBatch)
-		}
-		p.size, p.haveResult = r.Size, true
-		return nil
-	}
-	if len(r.Positions) == 0 || uint64(len(r.Positions)) > r.Size-r.Offset {
-		return fmt.Errorf("%w: %d positions at %d of %d", ErrBadBatch, len(r.Positions), r.Offset, r.Size)
-	}
-	if !p.haveResult {
-		p.size, p.haveResult = r.Size, true
-		p.seen = newBitset(int(n))
-		p.result = make([]uint32, 0, r.Size)
-	}
-	for i, pos := range r.Positions {
-		if uint64(pos) >= n || p.seen.has(int(pos)) {
-			for _, q := range r.Positions[:i] {
-				p.seen.clear(int(q))
-			}
-			return fmt.Errorf("%w: position %d out of range or repeated", ErrBadBatch, pos)
-		}
-		p.seen.set(int(pos))
-	}
-	p.result = append(p.result, r.Positions...)
-	p.got += uint64(len(r.Positions))
-	return nil
+	return p.sink.receive(p.cfg.Job, r, p.peer != nil && p.sent == len(p.perm))
 }
 
 // Done reports whether the whole result has arrived.
-func (p *Partner) Done() bool {
-	if !p.haveResult {
-		return false
-	}
-	return p.cfg.BankOnly || p.size == 0 || p.got == p.size
-}
+func (p *Partner) Done() bool { return p.sink.done() }
 
 // Intersection returns the partner's view: the size, and unless BankOnly
 // the rows of its ids in the agreed order.
-func (p *Partner) Intersection() (Intersection, error) {
-	if !p.Done() {
-		return Intersection{}, fmt.Errorf("%w: result incomplete", ErrIncomplete)
-	}
-	out := Intersection{Size: int(p.size)}
-	if p.cfg.BankOnly {
-		return out, nil
-	}
-	out.Rows = make([]int, len(p.result))
-	for i, pos := range p.result {
-		out.Rows[i] = int(p.perm[pos])
-	}
-	return out, nil
-}
+func (p *Partner) Intersection() (Intersection, error) { return p.sink.intersection() }

@@ -8,41 +8,70 @@ import (
 	"github.com/cloudflare/circl/dh/x25519"
 )
 
-// party is what the bank and the partner share: the hashes of their own ids
-// in shuffled order, the permutation back to rows, and the secret scalar.
+// base is what every party of either protocol has: its configuration, its
+// id count and the peer's Hello.
+type base struct {
+	cfg   Config
+	role  Role
+	count int
+	peer  *Hello
+}
+
+// party is what the bank and the partner of the ECDH protocol share: the
+// hashes of their own ids in shuffled order, the permutation back to rows,
+// and the secret scalar.
 type party struct {
-	cfg    Config
-	role   Role
+	base
 	secret x25519.Key
 	hashes []byte   // 32 bytes per id: at pos, H(ids[perm[pos]])
 	perm   []uint32 // shuffled position → row
 	sent   int      // own ids already sent blinded
-	peer   *Hello
 }
 
-func newParty(c Config, role Role, ids []string) (party, error) {
+// setup validates the configuration for protocol want and hashes the ids.
+func setup(c Config, want Protocol, role Role, ids []string) (base, [][PointSize]byte, error) {
 	cfg, err := c.withDefaults()
 	if err != nil {
-		return party{}, err
+		return base{}, nil, err
+	}
+	if cfg.Protocol != want {
+		return base{}, nil, fmt.Errorf("%w: a %v %v for a %v configuration", ErrConfig, want, role, cfg.Protocol)
 	}
 	hashes, err := hashIDs(&cfg, ids)
 	if err != nil {
+		return base{}, nil, err
+	}
+	return base{cfg: cfg, role: role, count: len(ids)}, hashes, nil
+}
+
+// shuffle draws a seed from r and returns a random permutation of [0, n).
+func shuffle(r io.Reader, n int) ([]uint32, error) {
+	var seed [32]byte
+	if _, err := io.ReadFull(r, seed[:]); err != nil {
+		return nil, fmt.Errorf("psi: reading randomness: %w", err)
+	}
+	rng := mrand.New(mrand.NewChaCha8(seed))
+	perm := make([]uint32, n)
+	for i := range perm {
+		perm[i] = uint32(i)
+	}
+	rng.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+	return perm, nil
+}
+
+func newParty(c Config, role Role, ids []string) (party, error) {
+	b, hashes, err := setup(c, ProtocolECDH, role, ids)
+	if err != nil {
 		return party{}, err
 	}
-	p := party{cfg: cfg, role: role}
+	cfg := b.cfg
+	p := party{base: b}
 	if _, err := io.ReadFull(cfg.Rand, p.secret[:]); err != nil {
 		return party{}, fmt.Errorf("psi: reading randomness: %w", err)
 	}
-	var seed [32]byte
-	if _, err := io.ReadFull(cfg.Rand, seed[:]); err != nil {
-		return party{}, fmt.Errorf("psi: reading randomness: %w", err)
+	if p.perm, err = shuffle(cfg.Rand, len(ids)); err != nil {
+		return party{}, err
 	}
-	rng := mrand.New(mrand.NewChaCha8(seed))
-	p.perm = make([]uint32, len(ids))
-	for i := range p.perm {
-		p.perm[i] = uint32(i)
-	}
-	rng.Shuffle(len(p.perm), func(i, j int) { p.perm[i], p.perm[j] = p.perm[j], p.perm[i] })
 	p.hashes = make([]byte, len(hashes)*PointSize)
 	for pos, row := range p.perm {
 		copy(p.hashes[pos*PointSize:], hashes[row][:])
@@ -51,13 +80,13 @@ func newParty(c Config, role Role, ids []string) (party, error) {
 }
 
 // Hello is this party's opening message.
-func (p *party) Hello() *Hello {
-	return &Hello{Job: p.cfg.Job, From: p.role, Count: uint64(len(p.perm)),
-		BankOnly: p.cfg.BankOnly, BatchSize: uint32(p.cfg.BatchSize)}
+func (p *base) Hello() *Hello {
+	return &Hello{Job: p.cfg.Job, From: p.role, Count: uint64(p.count),
+		BankOnly: p.cfg.BankOnly, BatchSize: uint32(p.cfg.BatchSize), Protocol: p.cfg.Protocol}
 }
 
 // ReceiveHello takes the other party's Hello.
-func (p *party) ReceiveHello(h *Hello) error {
+func (p *base) ReceiveHello(h *Hello) error {
 	switch {
 	case h.Job != p.cfg.Job:
 		return fmt.Errorf("%w: %q", ErrWrongJob, h.Job)
@@ -67,6 +96,8 @@ func (p *party) ReceiveHello(h *Hello) error {
 		return fmt.Errorf("%w: second hello", ErrDuplicate)
 	case h.BankOnly != p.cfg.BankOnly:
 		return fmt.Errorf("%w: %v has BankOnly=%v", ErrModeMismatch, h.From, h.BankOnly)
+	case h.Protocol != p.cfg.Protocol:
+		return fmt.Errorf("%w: %v speaks %v, this side %v", ErrProtocolMismatch, h.From, h.Protocol, p.cfg.Protocol)
 	case h.Count == 0 || h.Count > MaxIDs:
 		return fmt.Errorf("%w: %v announces %d ids", ErrBadBatch, h.From, h.Count)
 	case h.BatchSize == 0 || h.BatchSize > MaxBatchSize:

@@ -104,6 +104,7 @@ func TestAgainstPlainIntersection(t *testing.T) {
 		rng.Shuffle(len(bankIDs), func(i, j int) { bankIDs[i], bankIDs[j] = bankIDs[j], bankIDs[i] })
 		c := Config{
 			Job:       fmt.Sprintf("job-%d", trial),
+			Protocol:  protocols[trial%2],
 			BankOnly:  trial%3 == 0,
 			BatchSize: []int{1, 3, 17, 64, 1000}[rng.IntN(5)],
 			Workers:   1 + rng.IntN(3),
@@ -115,11 +116,19 @@ func TestAgainstPlainIntersection(t *testing.T) {
 	}
 }
 
+// protocols are both protocols, for tests that hold for each.
+var protocols = []Protocol{ProtocolOPRF, ProtocolECDH}
+
 func TestDisjointAndIdentical(t *testing.T) {
 	a := []string{"a", "b", "c"}
-	checkAgainstPlain(t, Config{Job: "j", Rand: seeded(1)}, a, []string{"x", "y"})
-	checkAgainstPlain(t, Config{Job: "j", Rand: seeded(2), BatchSize: 2}, a, []string{"c", "b", "a"})
-	checkAgainstPlain(t, Config{Job: "j", Rand: seeded(3), BankOnly: true}, a, []string{"x"})
+	for _, p := range protocols {
+		t.Run(p.String(), func(t *testing.T) {
+			checkAgainstPlain(t, Config{Protocol: p, Job: "j", Rand: seeded(1)}, a, []string{"x", "y"})
+			checkAgainstPlain(t, Config{Protocol: p, Job: "j", Rand: seeded(2), BatchSize: 2}, a, []string{"c", "b", "a"})
+			checkAgainstPlain(t, Config{Protocol: p, Job: "j", Rand: seeded(3), BankOnly: true}, a, []string{"x"})
+			checkAgainstPlain(t, Config{Protocol: p, Job: "j", Rand: seeded(4)}, []string{"only"}, []string{"only"})
+		})
+	}
 }
 
 func TestBadIDs(t *testing.T) {
@@ -138,13 +147,20 @@ func TestBadIDs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, side := range []string{"bank", "partner"} {
+			for _, side := range []string{"bank", "partner", "oprf-bank", "oprf-partner"} {
 				var err error
-				c := Config{Job: "j", Rand: seeded(1), Workers: 2}
-				if side == "bank" {
+				c := Config{Protocol: ProtocolECDH, Job: "j", Rand: seeded(1), Workers: 2}
+				switch side {
+				case "bank":
 					_, err = NewBank(c, tc.ids)
-				} else {
+				case "partner":
 					_, err = NewPartner(c, tc.ids)
+				case "oprf-bank":
+					c.Protocol = ProtocolOPRF
+					_, err = NewOPRFBank(c, tc.ids)
+				default:
+					c.Protocol = ProtocolOPRF
+					_, err = NewOPRFPartner(c, tc.ids)
 				}
 				var ie *IDError
 				if !errors.Is(err, tc.want) || !errors.As(err, &ie) {
@@ -159,10 +175,10 @@ func TestBadIDs(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewBank(Config{Job: "j"}, nil); !errors.Is(err, ErrNoIDs) {
+	if _, err := NewBank(Config{Protocol: ProtocolECDH, Job: "j"}, nil); !errors.Is(err, ErrNoIDs) {
 		t.Fatalf("no ids: %v", err)
 	}
-	if _, err := NewBank(Config{}, []string{"a"}); !errors.Is(err, ErrConfig) {
+	if _, err := NewBank(Config{Protocol: ProtocolECDH}, []string{"a"}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no job: %v", err)
 	}
 	// The normaliser hook runs after trimming and can refuse.
@@ -172,10 +188,10 @@ func TestBadIDs(t *testing.T) {
 		}
 		return strings.ToUpper(s), nil
 	}
-	if _, err := NewBank(Config{Job: "j", Normalize: upper}, []string{"a", "!b"}); !errors.Is(err, ErrNormalize) || !strings.Contains(err.Error(), "bang") {
+	if _, err := NewBank(Config{Protocol: ProtocolECDH, Job: "j", Normalize: upper}, []string{"a", "!b"}); !errors.Is(err, ErrNormalize) || !strings.Contains(err.Error(), "bang") {
 		t.Fatalf("normaliser refusal: %v", err)
 	}
-	if _, err := NewBank(Config{Job: "j", Normalize: upper}, []string{"a", "A"}); !errors.Is(err, ErrDuplicateID) {
+	if _, err := NewBank(Config{Protocol: ProtocolECDH, Job: "j", Normalize: upper}, []string{"a", "A"}); !errors.Is(err, ErrDuplicateID) {
 		t.Fatalf("normalised duplicates: %v", err)
 	}
 }
@@ -190,11 +206,11 @@ func TestDomainSeparation(t *testing.T) {
 		t.Fatal("job and id run together")
 	}
 	ids := []string{"alice", "bob", "carol", "dave"}
-	b, err := NewBank(Config{Job: "job-a", Rand: seeded(1)}, ids)
+	b, err := NewBank(Config{Protocol: ProtocolECDH, Job: "job-a", Rand: seeded(1)}, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPartner(Config{Job: "job-b", Rand: seeded(2)}, ids)
+	p, err := NewPartner(Config{Protocol: ProtocolECDH, Job: "job-b", Rand: seeded(2)}, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +270,7 @@ func TestCommutative(t *testing.T) {
 func TestDeterministicTwin(t *testing.T) {
 	run := func() [][]byte {
 		var tr [][]byte
-		c := Config{Job: "twin", BatchSize: 5, Rand: seeded(9)}
+		c := Config{Protocol: ProtocolECDH, Job: "twin", BatchSize: 5, Rand: seeded(9)}
 		_, _, err := RunLocal(c, []string{"a", "b", "c", "d", "e", "f", "g"}, []string{"c", "d", "x", "y", "g"},
 			func(_ Role, m []byte) { tr = append(tr, slices.Clone(m)) })
 		if err != nil {
@@ -278,15 +294,17 @@ func TestDeterministicTwin(t *testing.T) {
 // differ, because they are raised to different secrets).
 func TestTranscriptHidesIDs(t *testing.T) {
 	ids := []string{"alice", "bob", "carol"}
-	var all []byte
-	_, _, err := RunLocal(Config{Job: "j", Rand: seeded(3)}, ids, ids, func(_ Role, m []byte) { all = append(all, m...) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range ids {
-		h := HashID("j", id)
-		if bytes.Contains(all, []byte(id)) || bytes.Contains(all, h[:8]) {
-			t.Fatalf("transcript carries %q or its hash", id)
+	for _, p := range protocols {
+		var all []byte
+		_, _, err := RunLocal(Config{Protocol: p, Job: "j", Rand: seeded(3)}, ids, ids, func(_ Role, m []byte) { all = append(all, m...) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			h := HashID("j", id)
+			if bytes.Contains(all, []byte(id)) || bytes.Contains(all, h[:8]) {
+				t.Fatalf("%v: transcript carries %q or its hash", p, id)
+			}
 		}
 	}
 }
@@ -294,11 +312,11 @@ func TestTranscriptHidesIDs(t *testing.T) {
 func TestProtocolRefusals(t *testing.T) {
 	ids := []string{"a", "b", "c", "d", "e"}
 	newPair := func(bankOnlyB, bankOnlyP bool) (*Bank, *Partner) {
-		b, err := NewBank(Config{Job: "j", BatchSize: 2, BankOnly: bankOnlyB, Rand: seeded(1)}, ids)
+		b, err := NewBank(Config{Protocol: ProtocolECDH, Job: "j", BatchSize: 2, BankOnly: bankOnlyB, Rand: seeded(1)}, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewPartner(Config{Job: "j", BatchSize: 2, BankOnly: bankOnlyP, Rand: seeded(2)}, ids)
+		p, err := NewPartner(Config{Protocol: ProtocolECDH, Job: "j", BatchSize: 2, BankOnly: bankOnlyP, Rand: seeded(2)}, ids)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,11 +375,11 @@ func TestProtocolRefusals(t *testing.T) {
 
 func TestPartnerRefusesBadResults(t *testing.T) {
 	mk := func() *Partner {
-		b, err := NewBank(Config{Job: "j", Rand: seeded(1)}, []string{"a", "b", "c"})
+		b, err := NewBank(Config{Protocol: ProtocolECDH, Job: "j", Rand: seeded(1)}, []string{"a", "b", "c"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := NewPartner(Config{Job: "j", Rand: seeded(2)}, []string{"a", "b", "c", "d"})
+		p, err := NewPartner(Config{Protocol: ProtocolECDH, Job: "j", Rand: seeded(2)}, []string{"a", "b", "c", "d"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -412,8 +430,8 @@ func TestBankReleasesPartnerTags(t *testing.T) {
 	for i := range 50 {
 		ids = append(ids, fmt.Sprint(i))
 	}
-	b, _ := NewBank(Config{Job: "j", BatchSize: 8, Rand: seeded(1)}, ids)
-	p, _ := NewPartner(Config{Job: "j", BatchSize: 8, Rand: seeded(2)}, ids[10:])
+	b, _ := NewBank(Config{Protocol: ProtocolECDH, Job: "j", BatchSize: 8, Rand: seeded(1)}, ids)
+	p, _ := NewPartner(Config{Protocol: ProtocolECDH, Job: "j", BatchSize: 8, Rand: seeded(2)}, ids[10:])
 	b.ReceiveHello(p.Hello())
 	p.ReceiveHello(b.Hello())
 	// First one partner batch before the bank's tags are back: buffered.
@@ -459,7 +477,7 @@ func TestBankReleasesPartnerTags(t *testing.T) {
 }
 
 func TestBenchSmall(t *testing.T) {
-	r, err := Bench(2000)
+	r, err := Bench(2000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
