@@ -131,7 +131,12 @@ func FuzzOPRFParties(f *testing.F) {
 		// base OTs; 4 after the matrix; 5 after the tags.
 		steps := []func(){
 			func() { p.ReceiveHello(b.Hello()); b.ReceiveHello(p.Hello()) },
-			func() { s1, _ := b.Setup(); s2, _ := p.ReceiveSetup(s1); s3, _ := b.ReceiveSetup(s2); p.ReceiveSetup(s3) },
+			func() {
+				s1, _ := b.Setup()
+				s2, _ := p.ReceiveSetup(s1)
+				s3, _ := b.ReceiveSetup(s2)
+				p.ReceiveSetup(s3)
+			},
 			func() {},
 			func() {
 				for {
