@@ -132,14 +132,7 @@ func runBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) 
 	if err != nil {
 		return none, err
 	}
-	if err := l.send(b.Hello(), false); err != nil {
-		return none, err
-	}
-	h, err := expect[*psi.Hello](l.recv())
-	if err != nil {
-		return none, err
-	}
-	if err := b.ReceiveHello(h); err != nil {
+	if err := exchangeHellos(l, b.Hello(), b.ReceiveHello); err != nil {
 		return none, err
 	}
 	if err := l.sendAll(b.NextBlinded); err != nil {
@@ -147,26 +140,14 @@ func runBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) 
 	}
 	// The partner answers each batch (doubled), then sends its own batches,
 	// then an end marker; one ordered stream.
-	for {
-		m, err := l.recv()
-		if err != nil {
-			return none, err
-		}
-		if m == nil {
-			break
-		}
-		batch, ok := m.(*psi.Batch)
-		if !ok {
-			return none, fmt.Errorf("participant: psi: expected a batch, got %T", m)
-		}
+	err = recvBatches(l, func(batch *psi.Batch) error {
 		if batch.Kind == psi.BankDoubled {
-			err = b.ReceiveDoubled(batch)
-		} else {
-			err = b.ReceivePartner(batch)
+			return b.ReceiveDoubled(batch)
 		}
-		if err != nil {
-			return none, err
-		}
+		return b.ReceivePartner(batch)
+	})
+	if err != nil {
+		return none, err
 	}
 	inter, results, err := b.Finish()
 	if err != nil {
@@ -186,35 +167,18 @@ func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, erro
 	if err != nil {
 		return none, err
 	}
-	if err := l.send(p.Hello(), false); err != nil {
+	if err := exchangeHellos(l, p.Hello(), p.ReceiveHello); err != nil {
 		return none, err
 	}
-	h, err := expect[*psi.Hello](l.recv())
-	if err != nil {
-		return none, err
-	}
-	if err := p.ReceiveHello(h); err != nil {
-		return none, err
-	}
-	for {
-		m, err := l.recv()
-		if err != nil {
-			return none, err
-		}
-		if m == nil {
-			break
-		}
-		batch, ok := m.(*psi.Batch)
-		if !ok {
-			return none, fmt.Errorf("participant: psi: expected a batch, got %T", m)
-		}
+	err = recvBatches(l, func(batch *psi.Batch) error {
 		d, err := p.Double(batch)
 		if err != nil {
-			return none, err
+			return err
 		}
-		if err := l.send(d, false); err != nil {
-			return none, err
-		}
+		return l.send(d, false)
+	})
+	if err != nil {
+		return none, err
 	}
 	if err := l.sendAll(p.NextBlinded); err != nil {
 		return none, err

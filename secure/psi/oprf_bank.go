@@ -57,9 +57,6 @@ func NewOPRFBank(c Config, ids []string) (*OPRFBank, error) {
 	if err != nil {
 		return nil, err
 	}
-	if uint64(len(ids)) > MaxOPRFIDs {
-		return nil, ErrTooManyIDs
-	}
 	bank := &OPRFBank{base: b, hashes: hashes, bins: binsFor(uint64(len(ids))), chunk: matrixChunk(b.cfg.BatchSize)}
 	var rngSeed [32]byte
 	if _, err := io.ReadFull(b.cfg.Rand, rngSeed[:]); err != nil {
@@ -96,10 +93,6 @@ func NewOPRFBank(c Config, ids []string) (*OPRFBank, error) {
 func (b *OPRFBank) ReceiveHello(h *Hello) error {
 	if err := b.base.ReceiveHello(h); err != nil {
 		return err
-	}
-	if b.peer.Count > MaxOPRFIDs {
-		b.peer = nil
-		return fmt.Errorf("%w: partner announces %d ids", ErrBadBatch, h.Count)
 	}
 	nb := batches(3*b.peer.Count, uint64(b.peer.BatchSize))
 	b.tagsGot, b.tagsLeft = newBitset(nb), nb

@@ -58,9 +58,6 @@ func NewOPRFPartner(c Config, ids []string) (*OPRFPartner, error) {
 	if err != nil {
 		return nil, err
 	}
-	if uint64(len(ids)) > MaxOPRFIDs {
-		return nil, ErrTooManyIDs
-	}
 	p := &OPRFPartner{base: b, hashes: hashes}
 	if _, err := io.ReadFull(b.cfg.Rand, p.choice[:]); err != nil {
 		return nil, fmt.Errorf("psi: reading randomness: %w", err)
@@ -80,10 +77,6 @@ func NewOPRFPartner(c Config, ids []string) (*OPRFPartner, error) {
 func (p *OPRFPartner) ReceiveHello(h *Hello) error {
 	if err := p.base.ReceiveHello(h); err != nil {
 		return err
-	}
-	if p.peer.Count > MaxOPRFIDs {
-		p.peer = nil
-		return fmt.Errorf("%w: bank announces %d ids", ErrBadBatch, h.Count)
 	}
 	p.bins, p.chunk = binsFor(p.peer.Count), matrixChunk(int(p.peer.BatchSize))
 	nb := batches(p.bins, p.chunk)

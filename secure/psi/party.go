@@ -14,6 +14,7 @@ type base struct {
 	cfg   Config
 	role  Role
 	count int
+	limit uint64 // the most ids either side may have in this protocol
 	peer  *Hello
 }
 
@@ -41,7 +42,14 @@ func setup(c Config, want Protocol, role Role, ids []string) (base, [][PointSize
 	if err != nil {
 		return base{}, nil, err
 	}
-	return base{cfg: cfg, role: role, count: len(ids)}, hashes, nil
+	limit := uint64(MaxIDs)
+	if want == ProtocolOPRF {
+		limit = MaxOPRFIDs
+	}
+	if uint64(len(ids)) > limit {
+		return base{}, nil, ErrTooManyIDs
+	}
+	return base{cfg: cfg, role: role, count: len(ids), limit: limit}, hashes, nil
 }
 
 // shuffle draws a seed from r and returns a random permutation of [0, n).
@@ -98,7 +106,7 @@ func (p *base) ReceiveHello(h *Hello) error {
 		return fmt.Errorf("%w: %v has BankOnly=%v", ErrModeMismatch, h.From, h.BankOnly)
 	case h.Protocol != p.cfg.Protocol:
 		return fmt.Errorf("%w: %v speaks %v, this side %v", ErrProtocolMismatch, h.From, h.Protocol, p.cfg.Protocol)
-	case h.Count == 0 || h.Count > MaxIDs:
+	case h.Count == 0 || h.Count > p.limit:
 		return fmt.Errorf("%w: %v announces %d ids", ErrBadBatch, h.From, h.Count)
 	case h.BatchSize == 0 || h.BatchSize > MaxBatchSize:
 		return fmt.Errorf("%w: %v announces batch size %d", ErrBadBatch, h.From, h.BatchSize)
