@@ -87,6 +87,17 @@ func selectSorted(t *Table, rows []int) *Table {
 // given seed, into test. Both keep t's row order. frac must lie in (0, 1)
 // and leave both tables non-empty.
 func StratifiedHoldout(t *Table, label string, frac float64, seed int64) (train, test *Table, err error) {
+	tr, te, err := StratifiedHoldoutRows(t, label, frac, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t.Select(tr), t.Select(te), nil
+}
+
+// StratifiedHoldoutRows is StratifiedHoldout returning the row indexes of
+// each part, ascending, instead of tables: for data held apart (a vertical
+// split), where the same rows must be cut from several tables.
+func StratifiedHoldoutRows(t *Table, label string, frac float64, seed int64) (train, test []int, err error) {
 	c, err := splitColumn(t, label, "label")
 	if err != nil {
 		return nil, nil, err
@@ -105,7 +116,9 @@ func StratifiedHoldout(t *Table, label string, frac float64, seed int64) (train,
 	if len(tr) == 0 || len(te) == 0 {
 		return nil, nil, fmt.Errorf("datasets: holdout fraction %v of %d rows leaves %d for training and %d for test", frac, t.Rows(), len(tr), len(te))
 	}
-	return selectSorted(t, tr), selectSorted(t, te), nil
+	slices.Sort(tr)
+	slices.Sort(te)
+	return tr, te, nil
 }
 
 func checkParts(t *Table, n int) error {

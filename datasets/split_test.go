@@ -103,6 +103,16 @@ func TestStratifiedHoldout(t *testing.T) {
 	if _, _, err := StratifiedHoldout(tab, "nope", 0.2, 1); !errors.Is(err, ErrMissingColumn) {
 		t.Errorf("missing label: err = %v, want ErrMissingColumn", err)
 	}
+
+	// The row form cuts exactly the rows of the table form.
+	trainTab, testTab, _ := StratifiedHoldout(tab, "y", 0.2, 42)
+	trainRows, testRows, err := StratifiedHoldoutRows(tab, "y", 0.2, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(trainRows, rowsOf(trainTab)) || !slices.Equal(testRows, rowsOf(testTab)) {
+		t.Error("StratifiedHoldoutRows and StratifiedHoldout cut different rows")
+	}
 }
 
 func TestSplitIID(t *testing.T) {

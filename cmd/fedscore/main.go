@@ -30,7 +30,7 @@ func init() {
 		"participant": {"run a participant node on local data", runParticipant},
 		"job":         {"submit, watch, get, list and cancel jobs; fetch a job's model", runJob},
 		"data":        {"synthesize, import and split datasets", runData},
-		"simulate":    {"run a whole federated experiment in one process and compare with pooled training", runSimulate},
+		"simulate":    {"run a whole federated experiment in one process and compare with pooled training (--vertical: split by columns between a bank and a partner)", runSimulate},
 		"provision":   {"create a CA and startup kits (certificate, key, config) for every identity", runProvision},
 		"admin":       {"operator actions: revoke an identity, list participants", runAdmin},
 		"audit":       {"verify an audit log", runAudit},

@@ -14,6 +14,9 @@ import (
 )
 
 func runSimulate(args []string) error {
+	if simulateVerticalRequested(args) {
+		return runSimulateVertical(args) // simulate_vertical.go
+	}
 	fs := newFlags("simulate", "simulate --data FILE(.csv|.parquet) --label COL [--id COL] --participants N --split iid|COLUMN --model logistic|scorecard|softmax [--rounds R] [--seed S] [--json]")
 	data := fs.String("data", "", "table to experiment on (required)")
 	label := fs.String("label", "", "binary label column (required)")

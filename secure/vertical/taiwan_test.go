@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"testing"
 
+	"github.com/fedscore/fedscore/models/eval"
 	"github.com/fedscore/fedscore/secure/psi"
 	"github.com/fedscore/fedscore/secure/vertical"
 )
@@ -70,68 +70,6 @@ func readTaiwan(t *testing.T) *table {
 	return tb
 }
 
-// edges are the cut points of up to k quantile bins of v, merged until
-// every bin holds at least minCount values; bin(x) counts the edges below x.
-func edges(v []float64, k, minCount int) []float64 {
-	s := slices.Clone(v)
-	sort.Float64s(s)
-	var e []float64
-	for q := 1; q < k; q++ {
-		c := s[q*len(s)/k]
-		if len(e) == 0 || c > e[len(e)-1] {
-			e = append(e, c)
-		}
-	}
-	for {
-		counts := make([]int, len(e)+1)
-		for _, x := range v {
-			counts[bin(x, e)]++
-		}
-		worst := -1
-		for i, c := range counts {
-			if c < minCount && (worst < 0 || c < counts[worst]) {
-				worst = i
-			}
-		}
-		if worst < 0 || len(e) == 0 {
-			return e
-		}
-		// Merge the small bin with a neighbour by dropping an edge.
-		drop := worst
-		if drop == len(e) {
-			drop--
-		}
-		e = slices.Delete(e, drop, drop+1)
-	}
-}
-
-func bin(x float64, e []float64) int { return sort.SearchFloat64s(e, x+1e-9*math.Abs(x)+1e-12) }
-
-func aucOf(scores, labels []float64) float64 {
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
-	var pos, neg, rank float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
-			j++
-		}
-		for k := i; k < j; k++ {
-			if labels[idx[k]] == 1 {
-				rank += float64(i+j+1) / 2
-				pos++
-			} else {
-				neg++
-			}
-		}
-		i = j
-	}
-	return (rank - pos*(pos+1)/2) / (pos * neg)
-}
-
 func TestTaiwanVertical(t *testing.T) {
 	if testing.Short() {
 		t.Skip("Taiwan run skipped in -short")
@@ -188,70 +126,47 @@ func TestTaiwanVertical(t *testing.T) {
 	train, test := aligned[:a.Size*8/10], aligned[a.Size*8/10:]
 
 	// WOE: each side bins its own columns on the training rows. The bank
-	// counts bads itself; the partner through the vertical product.
+	// counts bads itself; the partner through the vertical product, whose
+	// counts must equal the plaintext ones.
 	ytr, yte := pick1(tb.labels, train), pick1(tb.labels, test)
-	woeCols := func(cols []string, bads func(bins []int, assign [][]int) (rows, bad []int)) (trm, tem vertical.Matrix) {
-		var bins []int
-		var assign [][]int
-		var es [][]float64
-		for _, c := range cols {
-			e := edges(pick1(tb.cols[c], train), 10, 2*vertical.MinBinCount)
-			es = append(es, e)
-			bins = append(bins, len(e)+1)
-			as := make([]int, len(train))
-			for k, i := range train {
-				as[k] = bin(tb.cols[c][i], e)
-			}
-			assign = append(assign, as)
-		}
-		rows, bad := bads(bins, assign)
-		woe := vertical.WOE(rows, bad)
-		trm = vertical.Matrix{Rows: len(train), Cols: len(cols), Data: make([]float64, len(train)*len(cols))}
-		tem = vertical.Matrix{Rows: len(test), Cols: len(cols), Data: make([]float64, len(test)*len(cols))}
-		base := 0
-		for j, c := range cols {
-			for k, i := range train {
-				trm.Data[k*len(cols)+j] = woe[base+bin(tb.cols[c][i], es[j])]
-			}
-			for k, i := range test {
-				tem.Data[k*len(cols)+j] = woe[base+bin(tb.cols[c][i], es[j])]
-			}
-			base += bins[j]
-		}
-		return trm, tem
-	}
-	local := func(bins []int, assign [][]int) (rows, bad []int) {
-		total := 0
-		for _, b := range bins {
-			total += b
-		}
-		rows, bad = make([]int, total), make([]int, total)
-		base := 0
-		for j, as := range assign {
-			for k, b := range as {
-				rows[base+b]++
-				bad[base+b] += int(ytr[k])
-			}
-			base += bins[j]
-		}
-		return rows, bad
-	}
-	bankTr, bankTe := woeCols(bankCols, local)
-	partnerTr, partnerTe := woeCols(partnerCols, func(bins []int, assign [][]int) ([]int, []int) {
-		total := 0
-		for _, b := range bins {
-			total += b
-		}
-		rows, bad, err := vertical.BinCountsLocal(vertical.BinParams{Job: "taiwan-bins", Rows: len(train), Bins: total},
-			ytr, bins, assign, mrand.NewChaCha8(seed), nil)
+	woeCols := func(cols []string, vertically bool) (trm, tem vertical.Matrix) {
+		xtr, xte := tb.matrix(cols, train), tb.matrix(cols, test)
+		b, err := vertical.FitBinning(xtr, 10, 2*vertical.MinBinCount)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wr, wb := local(bins, assign); !slices.Equal(rows, wr) || !slices.Equal(bad, wb) {
-			t.Fatal("the vertical bad counts differ from the plaintext ones")
+		rows, bad, err := b.Counts(xtr, ytr)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return rows, bad
-	})
+		if vertically {
+			assign, err := b.Assign(xtr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vr, vb, err := vertical.BinCountsLocal(vertical.BinParams{Job: "taiwan-bins", Rows: len(train), Bins: b.Total()},
+				ytr, b.Bins(), assign, mrand.NewChaCha8(seed), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(vr, rows) || !slices.Equal(vb, bad) {
+				t.Fatal("the vertical bad counts differ from the plaintext ones")
+			}
+			rows, bad = vr, vb
+		}
+		if err := b.SetCounts(rows, bad); err != nil {
+			t.Fatal(err)
+		}
+		if trm, err = b.Transform(xtr); err != nil {
+			t.Fatal(err)
+		}
+		if tem, err = b.Transform(xte); err != nil {
+			t.Fatal(err)
+		}
+		return trm, tem
+	}
+	bankTr, bankTe := woeCols(bankCols, false)
+	partnerTr, partnerTe := woeCols(partnerCols, true)
 
 	params := vertical.Params{Job: "taiwan-lr", Rows: len(train), BankFeatures: len(bankCols), PartnerFeatures: len(partnerCols),
 		Epochs: 60, LearningRate: 1.5, Momentum: 0.8}
@@ -268,7 +183,11 @@ func TestTaiwanVertical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return aucOf(z, yte)
+		auc, err := eval.AUC(z, yte)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return auc
 	}
 	vAUC := score(res.Bank, res.Partner, bankTe, partnerTe)
 	joined, err := vertical.TrainPlain(vertical.PlainConfig{Params: params, Bank: bankTr, Labels: ytr, Partner: partnerTr, BankInit: res.BankInit})
@@ -301,6 +220,17 @@ func TestTaiwanVertical(t *testing.T) {
 	if vAUC < bAUC+0.01 {
 		t.Fatalf("vertical AUC %.4f is not 0.01 above the bank-only %.4f", vAUC, bAUC)
 	}
+}
+
+// matrix returns the named columns of the given rows, row-major.
+func (tb *table) matrix(cols []string, rows []int) vertical.Matrix {
+	m := vertical.Matrix{Rows: len(rows), Cols: len(cols), Data: make([]float64, len(rows)*len(cols))}
+	for j, c := range cols {
+		for k, i := range rows {
+			m.Data[k*len(cols)+j] = tb.cols[c][i]
+		}
+	}
+	return m
 }
 
 func pick1(v []float64, rows []int) []float64 {
