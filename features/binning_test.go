@@ -514,10 +514,10 @@ func TestIVSelectionAndJSON(t *testing.T) {
 	}
 	var m map[string]any
 	_ = json.Unmarshal(data, &m)
-	m["version"] = 2
+	m["version"] = PipelineVersion + 1
 	bad, _ := json.Marshal(m)
 	if _, err := ParsePipeline(bad); err == nil {
-		t.Error("version 2 accepted")
+		t.Errorf("version %d accepted", PipelineVersion+1)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
-// PipelineVersion is the version of the Pipeline layout. ParsePipeline
-// rejects other versions.
-const PipelineVersion = 1
+// PipelineVersion is the version of the Pipeline layout: 2 added cross
+// characteristics (BinnedFeature.Cross). Pipelines without them keep
+// version PipelineVersion1, so readers of version 1 still read them;
+// ParsePipeline accepts both and rejects any other.
+const PipelineVersion = 2
 
 // Encoding is how a Pipeline turns bins into model inputs.
 type Encoding string
@@ -67,6 +69,10 @@ type PipelineConfig struct {
 	// Derive) before binning; the Pipeline records them and derives them
 	// again whenever it reads a table that lacks them.
 	Derived []Derived `json:"derived,omitempty"`
+	// Crosses configures the segment crosses of a binary WOE pipeline
+	// (see CrossConfig, PlanCrosses and AddCrosses); they are on unless
+	// Crosses.Segmenters is negative.
+	Crosses CrossConfig `json:"crosses,omitzero"`
 }
 
 // Pipeline is a fitted binning transform: plain data (JSON) that travels
@@ -85,7 +91,8 @@ type Pipeline struct {
 //
 // A numeric feature's bins are [-Inf, Cuts[0]), ..., [Cuts[last], +Inf),
 // then missing. A categorical feature's bins are its Categories in order,
-// then "other", then missing.
+// then "other", then missing. A cross characteristic (Cross set) has the
+// bins of its feature, then one for the rows outside its segment.
 //
 // Scoring rules: a missing value (null, NaN, ±Inf) takes the missing bin;
 // a category never seen in training, or merged as rare, takes the "other"
@@ -113,6 +120,10 @@ type BinnedFeature struct {
 	Monotone string `json:"monotone,omitempty"`
 	// Approximate marks cuts that missed the tolerance (see BinConfig).
 	Approximate bool `json:"approximate,omitempty"`
+	// Cross makes the feature a cross characteristic: another feature's
+	// bins inside one segment (see Cross and AddCrosses). Its IV is then
+	// the information value inside the segment.
+	Cross *Cross `json:"cross,omitempty"`
 }
 
 // Bin is one bin of a BinnedFeature.
@@ -146,10 +157,19 @@ func (f *BinnedFeature) OtherBin() int {
 	return len(f.Categories)
 }
 
-// MissingBin is the index of the missing bin, always the last.
-func (f *BinnedFeature) MissingBin() int { return len(f.Bins) - 1 }
+// MissingBin is the index of the missing bin: the last, or for a cross
+// characteristic the last before the outside bin.
+func (f *BinnedFeature) MissingBin() int {
+	if f.Cross != nil {
+		return len(f.Bins) - 2
+	}
+	return len(f.Bins) - 1
+}
 
 func (f *BinnedFeature) valueBins() int {
+	if f.Cross != nil {
+		return len(f.Bins) - 2
+	}
 	if f.Categorical {
 		return len(f.Categories) + 1
 	}
@@ -179,6 +199,9 @@ func (c PipelineConfig) withDefaults(classes int) (PipelineConfig, error) {
 	}
 	if math.IsNaN(c.MinIV) || math.IsNaN(c.MinCategoryRows) || math.IsNaN(c.MinCategoryShare) {
 		return c, errors.New("features: NaN in pipeline configuration")
+	}
+	if _, err := c.Crosses.withDefaults(); err != nil {
+		return c, err
 	}
 	if c.MinCategoryRows == 0 {
 		c.MinCategoryRows = DefaultMinCategoryRows
@@ -220,7 +243,7 @@ func FitPipeline(p *BinPlan, counts []float64, c PipelineConfig) (*Pipeline, err
 			return nil, err
 		}
 	}
-	out := &Pipeline{Version: PipelineVersion, Encoding: c.Encoding, Classes: K, Smoothing: c.Smoothing, Derived: c.Derived}
+	out := &Pipeline{Version: PipelineVersion1, Encoding: c.Encoding, Classes: K, Smoothing: c.Smoothing, Derived: c.Derived}
 	classTot := make([]float64, K)
 	for j, f := range p.Features {
 		block := counts[off[j] : off[j]+f.NumBins()*K]
@@ -543,8 +566,8 @@ func (p *Pipeline) Validate() error {
 	if p == nil {
 		return errors.New("features: nil pipeline")
 	}
-	if p.Version != PipelineVersion {
-		return fmt.Errorf("features: pipeline version %d, want %d", p.Version, PipelineVersion)
+	if p.Version != PipelineVersion && p.Version != PipelineVersion1 {
+		return fmt.Errorf("features: pipeline version %d, want %d or %d", p.Version, PipelineVersion1, PipelineVersion)
 	}
 	if p.Classes < 2 {
 		return fmt.Errorf("features: pipeline has %d classes", p.Classes)
@@ -581,7 +604,11 @@ func (p *Pipeline) Validate() error {
 		if f.Categorical && len(f.Cuts) > 0 {
 			return fmt.Errorf("features: pipeline feature %q is categorical and has cuts", f.Name)
 		}
-		if len(f.Bins) != f.valueBins()+1 {
+		if f.Cross != nil {
+			if err := p.validateCross(f); err != nil {
+				return err
+			}
+		} else if len(f.Bins) != f.valueBins()+1 {
 			return fmt.Errorf("features: pipeline feature %q has %d bins, want %d", f.Name, len(f.Bins), f.valueBins()+1)
 		}
 		if !finite(f.IV) {
@@ -707,7 +734,8 @@ func (p *Pipeline) Prepare(t *datasets.Table) (*datasets.Table, error) {
 
 // AssignFeature returns the bin of every row of t for feature j. t must
 // hold the derived features already (see Prepare); Assign and Transform
-// prepare it themselves.
+// prepare it themselves. A cross characteristic reads its feature's and
+// its segmenter's columns.
 func (p *Pipeline) AssignFeature(t *datasets.Table, j int) ([]int, error) {
 	if t == nil {
 		return nil, errors.New("features: nil table")
@@ -715,7 +743,17 @@ func (p *Pipeline) AssignFeature(t *datasets.Table, j int) ([]int, error) {
 	if j < 0 || j >= len(p.Features) {
 		return nil, fmt.Errorf("features: no feature %d", j)
 	}
-	f := &p.Features[j]
+	need := make([]bool, len(p.Features))
+	need[j] = true
+	bins, err := p.assign(t, need)
+	if err != nil {
+		return nil, err
+	}
+	return bins[j], nil
+}
+
+// assignColumn bins the column of a feature that is not a cross.
+func (f *BinnedFeature) assignColumn(t *datasets.Table) ([]int, error) {
 	c := t.Column(f.Name)
 	if c == nil {
 		return nil, fmt.Errorf("%w: %q", ErrMissingFeature, f.Name)
@@ -727,32 +765,108 @@ func (p *Pipeline) AssignFeature(t *datasets.Table, j int) ([]int, error) {
 	return bins, assignNumeric(c, f.Cuts, f.MissingBin(), bins)
 }
 
+// assign returns the bins of the features marked in need (nil for the
+// others), binning each column once: a cross characteristic takes its
+// feature's bin inside its segment and the outside bin elsewhere.
+func (p *Pipeline) assign(t *datasets.Table, need []bool) ([][]int, error) {
+	out := make([][]int, len(p.Features))
+	var index map[string]int
+	plain := func(name string) ([]int, error) {
+		if index == nil {
+			index = make(map[string]int, len(p.Features))
+			for j := range p.Features {
+				if p.Features[j].Cross == nil {
+					index[p.Features[j].Name] = j
+				}
+			}
+		}
+		j, ok := index[name]
+		if !ok {
+			return nil, fmt.Errorf("features: cross characteristic refers to %q, not a plain feature of the pipeline", name)
+		}
+		if out[j] == nil {
+			b, err := p.Features[j].assignColumn(t)
+			if err != nil {
+				return nil, err
+			}
+			out[j] = b
+		}
+		return out[j], nil
+	}
+	for j := range p.Features {
+		f := &p.Features[j]
+		if !need[j] || out[j] != nil {
+			continue
+		}
+		if f.Cross == nil {
+			if _, err := plain(f.Name); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		xb, err := plain(f.Cross.Feature)
+		if err != nil {
+			return nil, err
+		}
+		sb, err := plain(f.Cross.Segmenter)
+		if err != nil {
+			return nil, err
+		}
+		if len(xb) != len(sb) {
+			return nil, fmt.Errorf("features: columns %q and %q have %d and %d rows", f.Cross.Feature, f.Cross.Segmenter, len(xb), len(sb))
+		}
+		bins := make([]int, len(xb))
+		outside := f.OutsideBin()
+		for i, b := range xb {
+			if sb[i] == f.Cross.Segment {
+				bins[i] = b
+			} else {
+				bins[i] = outside
+			}
+		}
+		out[j] = bins
+	}
+	for j := range out {
+		if !need[j] {
+			out[j] = nil
+		}
+	}
+	return out, nil
+}
+
 // Assign returns the bins of every row of t for every feature (selected or
 // not): out[j][i] is row i's bin in Features[j].
 func (p *Pipeline) Assign(t *datasets.Table) ([][]int, error) {
+	need := make([]bool, len(p.Features))
+	for j := range need {
+		need[j] = true
+	}
+	return p.AssignSome(t, need)
+}
+
+// AssignSome is Assign for the features marked in need only (out[j] is nil
+// for the others), so that columns of unmarked features may be absent.
+func (p *Pipeline) AssignSome(t *datasets.Table, need []bool) ([][]int, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
+	}
+	if len(need) != len(p.Features) {
+		return nil, fmt.Errorf("features: %d flags for %d features", len(need), len(p.Features))
 	}
 	t, err := p.Prepare(t)
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]int, len(p.Features))
-	for j := range p.Features {
-		b, err := p.AssignFeature(t, j)
-		if err != nil {
-			return nil, err
-		}
-		out[j] = b
-	}
-	return out, nil
+	return p.assign(t, need)
 }
 
 // Transform turns the rows of t into the model's input matrix, with
 // NumColumns columns named by Columns: each selected feature's WOE, or its
-// one-hot bin indicators. Only the selected features' columns are read;
-// others may be absent. A bin without a one-hot column (no training rows)
-// gives a row of zeros for that feature.
+// one-hot bin indicators. Only the selected features' columns are read
+// (for a cross characteristic, its feature's and its segmenter's); others
+// may be absent. A bin without a one-hot column (no training rows) gives a
+// row of zeros for that feature; a row outside a cross characteristic's
+// segment gives 0 in its column.
 func (p *Pipeline) Transform(t *datasets.Table) (*mat.Dense, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -767,15 +881,20 @@ func (p *Pipeline) Transform(t *datasets.Table) (*mat.Dense, error) {
 	}
 	X := mat.NewDense(n, d, nil)
 	raw := X.RawMatrix()
+	need := make([]bool, len(p.Features))
+	for j := range p.Features {
+		need[j] = p.Features[j].Selected
+	}
+	all, err := p.assign(t, need)
+	if err != nil {
+		return nil, err
+	}
 	for j := range p.Features {
 		f := &p.Features[j]
 		if !f.Selected {
 			continue
 		}
-		bins, err := p.AssignFeature(t, j)
-		if err != nil {
-			return nil, err
-		}
+		bins := all[j]
 		if len(bins) != n {
 			return nil, fmt.Errorf("features: column %q has %d rows, table %d", f.Name, len(bins), n)
 		}

@@ -27,8 +27,10 @@ type BinningTrace struct {
 	// CountRounds is the number of counting rounds run.
 	CountRounds int
 	// VectorLens are the lengths of the summed vectors, moments first,
-	// then each counting round's.
+	// then each counting round's, then the crossing collection's if any.
 	VectorLens []int
+	// Crosses is the crossing plan, nil if nothing was crossed.
+	Crosses *CrossPlan
 }
 
 // FitBinning runs the whole binning protocol in process over the parts of
@@ -42,7 +44,11 @@ type BinningTrace struct {
 //  2. counting, repeated: each participant sends CountBins for the current
 //     plan (summed); the coordinator calls Refine, until it reports done
 //     (at most BinConfig.MaxRounds rounds);
-//  3. the coordinator calls FitPipeline on the last plan and its sum.
+//  3. the coordinator calls FitPipeline on the last plan and its sum;
+//  4. crossing, for a binary WOE pipeline: the coordinator calls
+//     PlanCrosses on it; unless that returns nil, each participant sends
+//     CountCrosses for the plan (summed) and the coordinator calls
+//     AddCrosses.
 //
 // Because every summed vector holds exact integer counts (moments only
 // seed the first plan), the result is identical however the rows are
@@ -99,7 +105,10 @@ func FitBinning(parts []*datasets.Table, labels [][]float64, job BinningJob) (*P
 		}
 		if done {
 			p, err := FitPipeline(plan, total, job.Pipeline)
-			return p, tr, err
+			if err != nil {
+				return nil, tr, err
+			}
+			return fitCrosses(parts, labels, p, job, &tr)
 		}
 		if next == nil {
 			return nil, tr, errors.New("features: refine returned no plan")
@@ -116,4 +125,24 @@ func addVec(acc, v []float64) []float64 {
 		acc[i] += v[i]
 	}
 	return acc
+}
+
+// fitCrosses runs the crossing step of FitBinning.
+func fitCrosses(parts []*datasets.Table, labels [][]float64, p *Pipeline, job BinningJob, tr *BinningTrace) (*Pipeline, BinningTrace, error) {
+	cp, err := PlanCrosses(p, job.Pipeline)
+	if err != nil || cp == nil {
+		return p, *tr, err
+	}
+	var total []float64
+	for i, t := range parts {
+		c, err := CountCrosses(t, labels[i], p, cp)
+		if err != nil {
+			return nil, *tr, fmt.Errorf("participant %d: %w", i, err)
+		}
+		total = addVec(total, c)
+	}
+	tr.VectorLens = append(tr.VectorLens, len(total))
+	tr.Crosses = cp
+	out, err := AddCrosses(p, cp, total, job.Pipeline)
+	return out, *tr, err
 }

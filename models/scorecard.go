@@ -58,6 +58,13 @@ func (c ScorecardConfig) withDefaults() (ScorecardConfig, error) {
 //
 // over the d selected features, so a row's score is the sum of its bins'
 // points and higher scores mean lower risk.
+//
+// A cross characteristic of the pipeline (features.Cross: a feature's bins
+// inside one segment) is a feature of the scorecard like any other, with
+// points per bin; a row outside its segment falls in its outside bin
+// (WOE 0) and gets the intercept's share alone. Reason codes, though, name
+// characteristics as the applicant knows them: a feature and its cross
+// characteristics are one characteristic (see ReasonIndex).
 type Scorecard struct {
 	Version   int                `json:"version"`
 	BaseScore float64            `json:"base_score"`
@@ -79,7 +86,8 @@ type ScorecardFeature struct {
 	// Points per bin of the pipeline feature, in its bin order.
 	Points []float64 `json:"points"`
 	// Best is the most points any bin with training rows gives: reason
-	// codes measure points lost against it.
+	// codes measure points lost against it. For a cross characteristic it
+	// is the best over its feature's bins, the outside bin excluded.
 	Best float64 `json:"best"`
 }
 
@@ -118,7 +126,7 @@ func NewScorecard(p *features.Pipeline, m *Logistic, c ScorecardConfig) (*Scorec
 		sf := ScorecardFeature{Name: f.Name, Index: j, Weight: w, Points: make([]float64, len(f.Bins)), Best: math.Inf(-1)}
 		for b, bin := range f.Bins {
 			sf.Points[b] = -s.Factor*w*bin.WOE + share
-			if bin.Total() > 0 {
+			if bin.Total() > 0 && b != f.OutsideBin() {
 				sf.Best = max(sf.Best, sf.Points[b])
 			}
 		}
@@ -200,37 +208,43 @@ type Scored struct {
 }
 
 // Score scores every row of t: its points, its PD, and up to reasons
-// reason codes, the features that lost the most points against their best
-// bin, largest loss first (ties in feature order). A feature at its best
-// bin is never a reason. Missing values and unseen categories score as the
-// pipeline assigns them (missing bin, "other" bin).
+// reason codes, the characteristics that lost the most points against
+// their best bin, largest loss first (ties in feature order; see
+// ReasonIndex). A characteristic at its best bin is never a reason. Missing
+// values and unseen categories score as the pipeline assigns them (missing
+// bin, "other" bin).
 func (s *Scorecard) Score(t *datasets.Table, reasons int) ([]Scored, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	t, err := s.Pipeline.Prepare(t)
+	need := make([]bool, len(s.Pipeline.Features))
+	for _, f := range s.Features {
+		need[f.Index] = true
+	}
+	all, err := s.Pipeline.AssignSome(t, need)
 	if err != nil {
 		return nil, err
 	}
-	n := t.Rows()
+	n := -1
 	bins := make([][]int, len(s.Features))
 	for q, f := range s.Features {
-		b, err := s.Pipeline.AssignFeature(t, f.Index)
-		if err != nil {
-			return nil, err
+		bins[q] = all[f.Index]
+		if n >= 0 && len(bins[q]) != n {
+			return nil, fmt.Errorf("models: scorecard: column %q has %d rows, another %d", f.Name, len(bins[q]), n)
 		}
-		if len(b) != n {
-			return nil, fmt.Errorf("models: scorecard: column %q has %d rows, table %d", f.Name, len(b), n)
-		}
-		bins[q] = b
+		n = len(bins[q])
 	}
+	if n < 0 {
+		n = t.Rows()
+	}
+	x := s.ReasonIndex()
 	out := make([]Scored, n)
 	row := make([]int, len(s.Features))
 	for i := range out {
 		for q := range s.Features {
 			row[q] = bins[q][i]
 		}
-		out[i] = s.scoreBins(row, reasons)
+		out[i] = s.scoreBins(x, row, reasons)
 	}
 	return out, nil
 }
@@ -246,20 +260,20 @@ func (s *Scorecard) ScoreBins(bins []int, reasons int) (Scored, error) {
 			return Scored{}, fmt.Errorf("models: scorecard: bin %d out of range for %q", b, s.Features[q].Name)
 		}
 	}
-	return s.scoreBins(bins, reasons), nil
+	return s.scoreBins(s.ReasonIndex(), bins, reasons), nil
 }
 
-func (s *Scorecard) scoreBins(bins []int, reasons int) Scored {
+func (s *Scorecard) scoreBins(x *ReasonIndex, bins []int, reasons int) Scored {
 	var sc Scored
-	var rs []Reason
 	for q, b := range bins {
-		f := &s.Features[q]
-		pts := f.Points[b]
-		sc.Score += pts
-		if reasons > 0 {
-			if lost := f.Best - pts; lost > 0 {
-				label := s.Pipeline.Features[f.Index].Bins[b].Label
-				rs = append(rs, Reason{Feature: f.Name, Bin: label, Points: pts, Lost: lost})
+		sc.Score += s.Features[q].Points[b]
+	}
+	var rs []Reason
+	if reasons > 0 {
+		for g := range x.groups {
+			pts, lost, bin := x.row(g, bins)
+			if lost > 0 {
+				rs = append(rs, Reason{Feature: x.groups[g].name, Bin: x.groups[g].labels[bin], Points: pts, Lost: lost})
 			}
 		}
 	}
@@ -269,4 +283,159 @@ func (s *Scorecard) scoreBins(bins []int, reasons int) Scored {
 		sc.Reasons = rs[:min(reasons, len(rs))]
 	}
 	return sc
+}
+
+// ReasonIndex groups a scorecard's features into the characteristics that
+// reason codes name. A feature of the pipeline and its cross
+// characteristics (the same feature inside segments of other ones) are one
+// characteristic, named after the feature: for a row, its points are the
+// sum of its features' points, and the points it lost are
+//
+//	max over the feature's bins v with training rows of P(v)  -  P(row's bin),
+//
+// where P(v) is what the row would score from the characteristic at bin v,
+// its segments unchanged: the feature's points at v plus, for every cross
+// characteristic whose segment holds the row, that cross's points at v (a
+// cross whose segment does not hold the row adds its outside points,
+// whatever v). So a reason says how many points the value of, say, the
+// balance cost an applicant given the segments the applicant is in, and a
+// characteristic without crosses loses Best - Points as it always did.
+// Characteristics are ordered by their first feature in the scorecard.
+type ReasonIndex struct {
+	groups []reasonGroup
+}
+
+type reasonGroup struct {
+	name    string
+	base    int   // scorecard index of the feature itself, -1 if it is not in the scorecard
+	crosses []int // scorecard indexes of its cross characteristics
+	labels  []string
+	rows    []bool // the feature's bins with training rows
+	points  [][]float64
+	outside []int // outside bin of each cross
+	best    float64
+}
+
+// ReasonIndex returns the scorecard's reason index. s must be valid.
+func (s *Scorecard) ReasonIndex() *ReasonIndex {
+	x := &ReasonIndex{}
+	at := map[string]int{}
+	group := func(name string) *reasonGroup {
+		g, ok := at[name]
+		if !ok {
+			g = len(x.groups)
+			at[name] = g
+			x.groups = append(x.groups, reasonGroup{name: name, base: -1})
+			if pf := s.Pipeline.Feature(name); pf != nil {
+				rg := &x.groups[g]
+				for _, b := range pf.Bins {
+					rg.labels = append(rg.labels, b.Label)
+					rg.rows = append(rg.rows, b.Total() > 0)
+				}
+			}
+		}
+		return &x.groups[g]
+	}
+	for q := range s.Features {
+		f := &s.Features[q]
+		pf := &s.Pipeline.Features[f.Index]
+		if pf.Cross == nil {
+			g := group(f.Name)
+			g.base, g.best = q, f.Best
+			if len(g.labels) == 0 {
+				for _, b := range pf.Bins {
+					g.labels = append(g.labels, b.Label)
+					g.rows = append(g.rows, b.Total() > 0)
+				}
+			}
+			continue
+		}
+		g := group(pf.Cross.Feature)
+		g.crosses = append(g.crosses, q)
+		g.outside = append(g.outside, pf.OutsideBin())
+	}
+	for i := range x.groups {
+		g := &x.groups[i]
+		if len(g.labels) == 0 { // a cross of a feature missing from the pipeline: Validate forbids it
+			g.crosses = nil
+		}
+		if g.base >= 0 {
+			g.points = append(g.points, s.Features[g.base].Points)
+		}
+		for _, q := range g.crosses {
+			g.points = append(g.points, s.Features[q].Points)
+		}
+	}
+	return x
+}
+
+// Len is the number of characteristics.
+func (x *ReasonIndex) Len() int { return len(x.groups) }
+
+// Name is the name of characteristic g.
+func (x *ReasonIndex) Name(g int) string { return x.groups[g].name }
+
+// Row returns, for a row whose bin in each scorecard feature is bins (in
+// Features order), the points characteristic g gives it and the points it
+// lost against the characteristic's best bin (a reason only if positive).
+func (x *ReasonIndex) Row(g int, bins []int) (points, lost float64) {
+	p, l, _ := x.row(g, bins)
+	return p, l
+}
+
+// row also returns the row's bin of the characteristic's feature.
+func (x *ReasonIndex) row(g int, bins []int) (points, lost float64, bin int) {
+	rg := &x.groups[g]
+	if len(rg.crosses) == 0 {
+		if rg.base < 0 {
+			return 0, 0, 0
+		}
+		b := bins[rg.base]
+		p := rg.points[0][b]
+		return p, rg.best - p, b
+	}
+	// The points at bin v, segments fixed: the feature's own and those of
+	// the crosses holding the row vary with v; the others are constant.
+	var fixed float64
+	var in [16]int
+	inSeg := in[:0]
+	bin = -1
+	if rg.base >= 0 {
+		bin = bins[rg.base]
+		inSeg = append(inSeg, 0)
+	}
+	first := 0
+	if rg.base >= 0 {
+		first = 1
+	}
+	for c, q := range rg.crosses {
+		b := bins[q]
+		if b == rg.outside[c] {
+			fixed += rg.points[first+c][b]
+			continue
+		}
+		bin = b
+		inSeg = append(inSeg, first+c)
+	}
+	if bin < 0 {
+		return fixed, 0, 0
+	}
+	best := math.Inf(-1)
+	for v, ok := range rg.rows {
+		if !ok {
+			continue
+		}
+		var pv float64
+		for _, m := range inSeg {
+			pv += rg.points[m][v]
+		}
+		best = max(best, pv)
+	}
+	for _, m := range inSeg {
+		points += rg.points[m][bin]
+	}
+	if math.IsInf(best, -1) {
+		return points + fixed, 0, bin
+	}
+	return points + fixed, best - points, bin
 }

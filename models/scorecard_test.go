@@ -104,15 +104,58 @@ func TestScorecard(t *testing.T) {
 			}
 		}
 	}
-	// Hand check of one row's reasons: the features whose bin loses the
-	// most points against their best bin.
+	// Hand check of the reasons from their definition: a characteristic
+	// (a feature with its cross characteristics) loses what the row would
+	// gain by moving to the characteristic's best bin with training rows,
+	// its segments unchanged.
+	if len(s.Features) == 3 {
+		t.Fatal("no cross characteristics: the test data should give the region crosses")
+	}
+	all, err := p.Assign(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 50 {
+		row := make([]int, len(s.Features))
+		for q, f := range s.Features {
+			row[q] = all[f.Index][i]
+		}
+		total := func(r []int) float64 {
+			var v float64
+			for q, b := range r {
+				v += s.Features[q].Points[b]
+			}
+			return v
+		}
 		var want []Reason
 		for _, f := range s.Features {
-			bins, _ := p.AssignFeature(tab, f.Index)
-			b := bins[i]
-			if lost := f.Best - f.Points[b]; lost > 0 {
-				want = append(want, Reason{Feature: f.Name, Bin: p.Features[f.Index].Bins[b].Label, Points: f.Points[b], Lost: lost})
+			pf := p.Features[f.Index]
+			if pf.Cross != nil {
+				continue
+			}
+			best := math.Inf(-1)
+			for v, bin := range pf.Bins {
+				if bin.Total() == 0 {
+					continue
+				}
+				moved := slices.Clone(row)
+				for q, g := range s.Features {
+					gf := p.Features[g.Index]
+					if g.Name == f.Name || gf.Cross != nil && gf.Cross.Feature == f.Name && row[q] != gf.OutsideBin() {
+						moved[q] = v
+					}
+				}
+				best = max(best, total(moved))
+			}
+			var pts float64
+			for q, g := range s.Features {
+				if gf := p.Features[g.Index]; g.Name == f.Name || gf.Cross != nil && gf.Cross.Feature == f.Name {
+					pts += g.Points[row[q]]
+				}
+			}
+			b := all[f.Index][i]
+			if lost := best - total(row); lost > 1e-9 {
+				want = append(want, Reason{Feature: f.Name, Bin: pf.Bins[b].Label, Points: pts, Lost: lost})
 			}
 		}
 		slices.SortStableFunc(want, func(a, b Reason) int {
@@ -127,8 +170,15 @@ func TestScorecard(t *testing.T) {
 		if len(want) > 2 {
 			want = want[:2]
 		}
-		if !slices.Equal(want, scored[i].Reasons) {
-			t.Fatalf("row %d: reasons %+v, want %+v", i, scored[i].Reasons, want)
+		got := scored[i].Reasons
+		if len(got) != len(want) {
+			t.Fatalf("row %d: reasons %+v, want %+v", i, got, want)
+		}
+		for k := range want {
+			if got[k].Feature != want[k].Feature || got[k].Bin != want[k].Bin ||
+				math.Abs(got[k].Points-want[k].Points) > 1e-9 || math.Abs(got[k].Lost-want[k].Lost) > 1e-9 {
+				t.Fatalf("row %d: reasons %+v, want %+v", i, got, want)
+			}
 		}
 	}
 	// Unseen category and missing values score with the neutral points of
@@ -312,5 +362,123 @@ func TestCSI(t *testing.T) {
 	csi, _ = eval.CSI(p.TrainingBinCounts(), cur)
 	if !(csi[0] > 0.25) || csi[2] > 0.01 {
 		t.Errorf("CSI after doubling incomes: %v", csi)
+	}
+}
+
+// statusTable draws card holders whose balance means opposite things by
+// payment status: a high balance is a good sign for a current customer and
+// a bad one for a customer in arrears, an interaction an additive
+// scorecard cannot express.
+func statusTable(rng *rand.Rand, n int) (*datasets.Table, []float64) {
+	status, balance := make([]float64, n), make([]float64, n)
+	y := make([]float64, n)
+	for i := range n {
+		status[i] = float64(rng.IntN(3))
+		balance[i] = math.Round(math.Exp(8 + rng.NormFloat64()))
+		z := []float64{-2, -1.2, -0.2}[int(status[i])] + []float64{-0.6, 0, 0.7}[int(status[i])]*(math.Log(balance[i])-8)
+		if rng.Float64() < 1/(1+math.Exp(-z)) {
+			y[i] = 1
+		}
+	}
+	return &datasets.Table{Columns: []*datasets.Column{
+		{Name: "status", Kind: datasets.Int, Float: status},
+		{Name: "balance", Kind: datasets.Int, Float: balance},
+	}}, y
+}
+
+// TestScorecardCrosses fits a scorecard with and without the default
+// segment crosses on data with an interaction: the crosses recover it,
+// their points follow the scorecard's rules (the outside bin is neutral
+// and never a reason), and reason codes name the characteristic.
+func TestScorecardCrosses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	train, ytr := statusTable(rng, 20000)
+	test, yte := statusTable(rng, 10000)
+	fitAUC := func(c features.PipelineConfig) (*Scorecard, float64) {
+		p, _, err := features.FitBinning([]*datasets.Table{train}, [][]float64{ytr}, features.BinningJob{
+			Specs: []features.FeatureSpec{{Name: "status"}, {Name: "balance"}}, Classes: 2, Pipeline: c,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		X, _ := p.Transform(train)
+		m := NewLogistic(p.NumColumns())
+		if _, err := m.Fit(X, ytr, TrainConfig{Epochs: 300, LearningRate: 1, Optimizer: SGD, L2: 1e-3}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewScorecard(p, m, ScorecardConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		Xte, _ := p.Transform(test)
+		met, err := eval.BinaryMetrics(m.Predict(Xte, nil), yte)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, met.AUC
+	}
+	_, flat := fitAUC(features.PipelineConfig{Crosses: features.CrossConfig{Segmenters: -1}})
+	s, crossed := fitAUC(features.PipelineConfig{})
+	t.Logf("test AUC without crosses %.4f, with %.4f", flat, crossed)
+	if crossed < flat+0.02 {
+		t.Errorf("crosses do not recover the interaction: AUC %.4f without, %.4f with", flat, crossed)
+	}
+	if len(s.Features) != 2+3 {
+		t.Fatalf("%d scorecard features, want status, balance and balance in each of 3 statuses", len(s.Features))
+	}
+	share := (s.Offset - s.Factor*s.Intercept) / float64(len(s.Features))
+	for _, f := range s.Features[2:] {
+		pf := s.Pipeline.Features[f.Index]
+		if pf.Cross == nil || pf.Cross.Feature != "balance" || pf.Cross.Segmenter != "status" {
+			t.Fatalf("%s is not a cross of balance by status", f.Name)
+		}
+		out := f.Points[pf.OutsideBin()]
+		if math.Abs(out-share) > 1e-9 {
+			t.Errorf("%s: outside points %v, want the intercept's share %v", f.Name, out, share)
+		}
+		best := math.Inf(-1)
+		for b, bin := range pf.Bins[:pf.OutsideBin()] {
+			if bin.Total() > 0 {
+				best = max(best, f.Points[b])
+			}
+		}
+		if f.Best != best {
+			t.Errorf("%s: best %v, want %v (its bins with rows, outside excluded)", f.Name, f.Best, best)
+		}
+	}
+	scored, err := s.Score(test, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sc := range scored {
+		if len(sc.Reasons) > 2 {
+			t.Fatalf("row %d: %d reasons from 2 characteristics", i, len(sc.Reasons))
+		}
+		for _, r := range sc.Reasons {
+			if r.Feature != "status" && r.Feature != "balance" || r.Bin == features.OutsideLabel || !(r.Lost > 0) {
+				t.Fatalf("row %d: reason %+v", i, r)
+			}
+		}
+	}
+	// A customer in arrears with the largest balance loses points on the
+	// balance; a current one with the same balance does not.
+	two := &datasets.Table{Columns: []*datasets.Column{
+		{Name: "status", Kind: datasets.Int, Float: []float64{2, 0}},
+		{Name: "balance", Kind: datasets.Int, Float: []float64{1e6, 1e6}},
+	}}
+	r, err := s.Score(two, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := func(sc Scored) float64 {
+		for _, x := range sc.Reasons {
+			if x.Feature == "balance" {
+				return x.Lost
+			}
+		}
+		return 0
+	}
+	if !(lost(r[0]) > 10 && lost(r[1]) < 1) {
+		t.Errorf("balance lost %v points in arrears, %v when current", lost(r[0]), lost(r[1]))
 	}
 }

@@ -2,7 +2,10 @@
 // CLI: one index.html with tables (metrics, lift and calibration by decile,
 // tiers, the binning table with WOE and IV, the scorecard points) and PNG
 // charts drawn with gonum.org/v1/plot (ROC, KS curve, score distributions of
-// goods and bads, calibration, training rounds).
+// goods and bads, calibration, training rounds). Cross characteristics
+// (a characteristic's bins inside the segments of another, see
+// features.Cross) get a section of their own: one table per characteristic
+// and segmenter, with the bins down and the segments across.
 //
 // A Report is plain data the caller fills from a finished job; every part
 // is optional, and a section without data says so rather than being left
@@ -75,7 +78,7 @@ type Round struct {
 var Sections = []string{
 	"Metrics", "ROC curve", "KS curve", "Score distribution", "Calibration",
 	"Lift and gain", "Training rounds", "Score-band tiers", "Binning",
-	"Scorecard points", "Confusion matrix",
+	"Cross characteristics", "Scorecard points", "Confusion matrix",
 }
 
 // Chart files Write may create.
@@ -145,6 +148,7 @@ type page struct {
 	Rounds                                  [][]string
 	Tiers                                   [][]string
 	Binning                                 []binFeature
+	Crosses                                 []crossView
 	Scorecard                               *scoreView
 	Confusion                               *confusionView
 }
@@ -152,6 +156,19 @@ type page struct {
 type binFeature struct {
 	Name, IV, Selected, Note string
 	Rows                     [][]string
+}
+
+// crossView is one characteristic crossed with one segmenter: per bin of
+// the characteristic (Rows) and per segment, the rows, event rate, WOE and
+// points of the cross characteristic.
+type crossView struct {
+	Feature, Segmenter string
+	Segments           []crossSegment
+	Rows               [][]string
+}
+
+type crossSegment struct {
+	Label, Rows, Rate, IV, Weight, Outside string
 }
 
 type scoreView struct {
@@ -217,7 +234,11 @@ func buildPage(r Report, charts map[string]string) (*page, error) {
 		}
 	}
 	if pl := r.Pipeline; pl != nil {
+		p.Crosses = crossViews(pl, r.Scorecard)
 		for _, f := range pl.Features {
+			if f.Cross != nil {
+				continue
+			}
 			bf := binFeature{Name: f.Name, IV: num(f.IV, 4), Selected: "yes"}
 			if !f.Selected {
 				bf.Selected = "no"
@@ -262,6 +283,9 @@ func buildPage(r Report, charts map[string]string) (*page, error) {
 				continue
 			}
 			pf := s.Pipeline.Features[f.Index]
+			if pf.Cross != nil {
+				continue // in the cross characteristics' tables
+			}
 			sf := scoreFeature{Name: f.Name, Weight: num(f.Weight, 4)}
 			for b, pts := range f.Points {
 				if b >= len(pf.Bins) {
@@ -297,6 +321,86 @@ func buildPage(r Report, charts map[string]string) (*page, error) {
 		}
 	}
 	return p, nil
+}
+
+// crossViews lays out the cross characteristics of pl, with their points
+// from s when s scores with pl (nil otherwise).
+func crossViews(pl *features.Pipeline, s *models.Scorecard) []crossView {
+	type key struct{ feature, segmenter string }
+	var order []key
+	members := map[key][]int{}
+	for j, f := range pl.Features {
+		if f.Cross == nil {
+			continue
+		}
+		k := key{f.Cross.Feature, f.Cross.Segmenter}
+		if _, ok := members[k]; !ok {
+			order = append(order, k)
+		}
+		members[k] = append(members[k], j)
+	}
+	// The scorecard's features by name: its pipeline may be another copy
+	// of pl (decoded separately from the same model).
+	cards := map[int]*models.ScorecardFeature{}
+	if s != nil {
+		index := map[string]int{}
+		for j := range pl.Features {
+			index[pl.Features[j].Name] = j
+		}
+		for q := range s.Features {
+			sf := &s.Features[q]
+			if j, ok := index[sf.Name]; ok && len(pl.Features[j].Bins) == len(sf.Points) {
+				cards[j] = sf
+			}
+		}
+	}
+	var out []crossView
+	for _, k := range order {
+		x, seg := pl.Feature(k.feature), pl.Feature(k.segmenter)
+		if x == nil || seg == nil {
+			continue
+		}
+		cv := crossView{Feature: k.feature, Segmenter: k.segmenter}
+		for _, b := range x.Bins {
+			cv.Rows = append(cv.Rows, []string{b.Label})
+		}
+		for _, j := range members[k] {
+			f := &pl.Features[j]
+			cs := crossSegment{Label: fmt.Sprintf("%s: bin %d", k.segmenter, f.Cross.Segment), IV: num(f.IV, 4), Weight: "not selected", Outside: "n/a"}
+			if c := f.Cross.Segment; c >= 0 && c < len(seg.Bins) {
+				cs.Label = k.segmenter + ": " + seg.Bins[c].Label
+			}
+			var n, events float64
+			for _, b := range f.Bins[:len(f.Bins)-1] {
+				n += b.Total()
+				events += b.Counts[1]
+			}
+			cs.Rows, cs.Rate = num(n, 0), pct(math.NaN())
+			if n > 0 {
+				cs.Rate = pct(events / n)
+			}
+			sf := cards[j]
+			if sf != nil {
+				cs.Weight = num(sf.Weight, 4)
+				cs.Outside = num(sf.Points[len(sf.Points)-1], 1)
+			}
+			for b := range cv.Rows {
+				bin := f.Bins[b]
+				rate := math.NaN()
+				if t := bin.Total(); t > 0 {
+					rate = bin.Counts[1] / t
+				}
+				pts := "n/a"
+				if sf != nil {
+					pts = num(sf.Points[b], 1)
+				}
+				cv.Rows[b] = append(cv.Rows[b], num(bin.Total(), 0), pct(rate), num(bin.WOE, 4), pts)
+			}
+			cv.Segments = append(cv.Segments, cs)
+		}
+		out = append(out, cv)
+	}
+	return out
 }
 
 func at(v []float64, i int) float64 {
@@ -378,6 +482,14 @@ img{max-width:100%}
 <table><tr><th>bin</th><th>rows</th><th>share</th><th>events</th><th>event rate</th><th>WOE</th></tr>
 {{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
 {{else}}<p class="na">Not available for this model.</p>{{end}}
+
+<h2 id="crosses">Cross characteristics</h2>
+{{if .Crosses}}<p>A cross characteristic is a characteristic's bins inside one segment: a bin of a strong, coarse characteristic (the segmenter) with enough goods and bads to support a scorecard of its own. Its weights of evidence are taken inside the segment, shrunk toward the bin's portfolio rate where the segment has few rows, and it has a weight of its own, so each segment's points depart from the portfolio's as far as its rows support. A customer gets the characteristic's own points plus, for every segment the customer is in, the cross characteristic's points for the same bin; outside a segment the cross characteristic gives the points shown as "outside". Reason codes add them up and name the characteristic.</p>
+{{range .Crosses}}<h3>{{.Feature}} by {{.Segmenter}}</h3>
+<table><tr><th rowspan="2">{{.Feature}}</th>{{range .Segments}}<th colspan="4">{{.Label}} ({{.Rows}} rows, event rate {{.Rate}}, IV {{.IV}}, weight {{.Weight}}, outside {{.Outside}} points)</th>{{end}}</tr>
+<tr>{{range .Segments}}<th>rows</th><th>event rate</th><th>WOE</th><th>points</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>{{end}}
+{{else}}<p class="na">No cross characteristics in this model.</p>{{end}}
 
 <h2 id="scorecard">Scorecard points</h2>
 {{with .Scorecard}}<p>{{.Scaling}}.</p>

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -175,5 +176,79 @@ func TestWriteEmptyReport(t *testing.T) {
 	}
 	if err := Write("", Report{}); err == nil {
 		t.Error("empty directory accepted")
+	}
+}
+
+// TestWriteCrossReport writes the report of a scorecard with cross
+// characteristics: one table per characteristic and segmenter, bins down,
+// segments across, with the points; the plain tables leave them out.
+func TestWriteCrossReport(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 12000
+	status, balance, y := make([]float64, n), make([]float64, n), make([]float64, n)
+	for i := range n {
+		status[i] = float64(rng.IntN(3))
+		balance[i] = math.Round(math.Exp(8 + rng.NormFloat64()))
+		z := []float64{-2, -1.2, -0.2}[int(status[i])] + []float64{-0.6, 0, 0.7}[int(status[i])]*(math.Log(balance[i])-8)
+		if rng.Float64() < 1/(1+math.Exp(-z)) {
+			y[i] = 1
+		}
+	}
+	tab := &datasets.Table{Columns: []*datasets.Column{
+		{Name: "status", Kind: datasets.Int, Float: status},
+		{Name: "balance", Kind: datasets.Int, Float: balance},
+	}}
+	p, _, err := features.FitBinning([]*datasets.Table{tab}, [][]float64{y}, features.BinningJob{
+		Specs: []features.FeatureSpec{{Name: "status"}, {Name: "balance"}}, Classes: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	X, _ := p.Transform(tab)
+	m := models.NewLogistic(p.NumColumns())
+	if _, err := m.Fit(X, y, models.TrainConfig{Epochs: 5, BatchSize: 100}); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := models.NewScorecard(p, m, models.ScorecardConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, Report{Pipeline: p, Scorecard: sc}); err != nil {
+		t.Fatal(err)
+	}
+	html := readPage(t, dir)
+	for _, want := range []string{"<h3>balance by status</h3>", "status: &lt;= 0 (", "status: &gt;= 2 (", "weight ", "outside "} {
+		if !strings.Contains(html, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<h3>balance | status") || strings.Contains(html, "NaN") {
+		t.Error("cross characteristics listed as plain features, or NaN")
+	}
+	// The points are found when the scorecard and the pipeline are decoded
+	// separately from a model, as fedscore report does.
+	pj, _ := json.Marshal(p)
+	sj, _ := json.Marshal(sc)
+	p2, err := features.ParsePipeline(pj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc2 models.Scorecard
+	if err := json.Unmarshal(sj, &sc2); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(dir, Report{Pipeline: p2, Scorecard: &sc2}); err != nil {
+		t.Fatal(err)
+	}
+	if again := readPage(t, dir); again != html {
+		t.Error("decoded pipeline and scorecard give another page")
+	}
+	// Without the scorecard the cross tables show the binning, points n/a.
+	if err := Write(dir, Report{Pipeline: p}); err != nil {
+		t.Fatal(err)
+	}
+	if html := readPage(t, dir); !strings.Contains(html, "<h3>balance by status</h3>") || strings.Contains(html, "NaN") {
+		t.Error("cross tables without a scorecard")
 	}
 }

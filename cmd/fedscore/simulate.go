@@ -31,6 +31,7 @@ func runSimulate(args []string) error {
 	bins := fs.Int("bins", 0, "binned models: quantile bins per numeric feature (default 10)")
 	monotone := fs.Bool("monotone", false, "scorecard: merge adjacent bins until the bad rate is monotone")
 	minIV := fs.Float64("min-iv", 0, "scorecard: drop features whose information value is below this")
+	crosses := fs.Int("crosses", 0, "scorecard: segment crosses, the most characteristics to segment by (default 3; -1 turns them off)")
 	baseScore := fs.Float64("base-score", 0, "scorecard: points at the base odds (default 600)")
 	baseOdds := fs.Float64("base-odds", 0, "scorecard: good:bad odds at the base score (default 50)")
 	pdo := fs.Float64("pdo", 0, "scorecard: points to double the odds (default 20)")
@@ -74,7 +75,7 @@ func runSimulate(args []string) error {
 			return fmt.Errorf("simulate: %s: %w", *derive, err)
 		}
 	}
-	pcfg.Monotone, pcfg.MinIV = *monotone, *minIV
+	pcfg.Monotone, pcfg.MinIV, pcfg.Crosses.Segmenters = *monotone, *minIV, *crosses
 	pipelineJSON, err := json.Marshal(pcfg)
 	if err != nil {
 		return err

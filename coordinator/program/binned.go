@@ -27,10 +27,11 @@ const (
 	KindDescribe = "describe" // gathered: each participant's columns and category names
 	KindMoments  = "moments"  // counts, sums and sums of squares that seed the bin grid
 	KindCount    = "count"    // per-bin, per-class counts over the current candidate cuts
+	KindCross    = "cross"    // per-segment, per-bin, per-class counts of the cross characteristics
 )
 
 // The binned program: describe → scale → moments → count × (1..MaxRounds)
-// → train × Rounds → eval.
+// → [cross] → train × Rounds → eval.
 //
 //   - describe is the one collection gathered in clear: column kinds and
 //     the names of categories (features.Describe). Declaring a column's
@@ -42,6 +43,12 @@ const (
 //     coordinator refines the candidates around the target quantiles until
 //     every cut is within tolerance (features.Refine), then fits the
 //     pipeline: bins, WOE and IV from the summed counts (features.FitPipeline).
+//   - cross (scorecards, unless the pipeline config turns crosses off)
+//     returns exact integer counts per segment of the strongest coarse
+//     characteristics, per bin of every other characteristic and per
+//     class (features.PlanCrosses, CountCrosses); the coordinator adds the
+//     cross characteristics to the pipeline (features.AddCrosses). It is
+//     skipped when no characteristic qualifies as a segmenter.
 //   - train and eval carry the pipeline; participants transform their own
 //     rows with it, train from the global parameters and return n·θ, n,
 //     a loss sum and a summary of the incoming model on validation rows
@@ -51,6 +58,7 @@ type binnedState struct {
 	Scales   []float64              `json:"scales,omitempty"`
 	Plan     *features.BinPlan      `json:"plan,omitempty"`
 	Pipeline *features.Pipeline     `json:"pipeline,omitempty"`
+	Crosses  *features.CrossPlan    `json:"crosses,omitempty"` // while the cross collection runs
 	Params   []float64              `json:"params,omitempty"`
 	History  []round.Record         `json:"history,omitempty"`
 	// Summary is the final model's validation summary, summed.
@@ -58,9 +66,10 @@ type binnedState struct {
 }
 
 type binnedPlan struct {
-	Scales   []float64          `json:"scales,omitempty"`
-	Plan     *features.BinPlan  `json:"plan,omitempty"`
-	Pipeline *features.Pipeline `json:"pipeline,omitempty"`
+	Scales   []float64           `json:"scales,omitempty"`
+	Plan     *features.BinPlan   `json:"plan,omitempty"`
+	Pipeline *features.Pipeline  `json:"pipeline,omitempty"`
+	Crosses  *features.CrossPlan `json:"crosses,omitempty"`
 }
 
 // binnedJob is what both sides derive from the job spec.
@@ -134,6 +143,15 @@ func (b *binnedJob) segments(kind string, plan binnedPlan) ([]round.Segment, err
 			return nil, fmt.Errorf("program: count task without a plan")
 		}
 		return []round.Segment{count("bin_counts", plan.Plan.Len())}, nil
+	case KindCross:
+		if plan.Pipeline == nil || plan.Crosses == nil {
+			return nil, fmt.Errorf("program: cross task without a pipeline and a cross plan")
+		}
+		n, err := plan.Crosses.Len(plan.Pipeline)
+		if err != nil {
+			return nil, err
+		}
+		return []round.Segment{count("cross_counts", n)}, nil
 	case KindTrain, KindEval:
 		if plan.Pipeline == nil {
 			return nil, fmt.Errorf("program: %s task without a pipeline", kind)
@@ -253,8 +271,22 @@ func (p *Binned) Close(c round.Collection, o round.Outcome) (*round.Collection, 
 			return nil, err
 		}
 		p.st.Pipeline, p.st.Plan = pipe, nil
-		p.st.Params = make([]float64, p.numParams(pipe.NumColumns()))
-		return p.collection(KindTrain, 1, binnedPlan{Pipeline: pipe})
+		cp, err := features.PlanCrosses(pipe, p.job.Pipeline)
+		if err != nil {
+			return nil, err
+		}
+		if cp != nil {
+			p.st.Crosses = cp
+			return p.collection(KindCross, 1, binnedPlan{Pipeline: pipe, Crosses: cp})
+		}
+		return p.startTraining()
+	case KindCross:
+		pipe, err := features.AddCrosses(p.st.Pipeline, p.st.Crosses, seg[0], p.job.Pipeline)
+		if err != nil {
+			return nil, err
+		}
+		p.st.Pipeline, p.st.Crosses = pipe, nil
+		return p.startTraining()
 	case KindTrain:
 		weighted, weight, examples, lossSum := seg[0], seg[1][0], seg[2][0], seg[3][0]
 		params, err := p.strategy.Aggregate(p.st.Params, strategy.Aggregate{
@@ -291,6 +323,12 @@ func (p *Binned) Close(c round.Collection, o round.Outcome) (*round.Collection, 
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownKind, c.Kind)
+}
+
+// startTraining starts the training rounds from the fitted pipeline.
+func (p *Binned) startTraining() (*round.Collection, error) {
+	p.st.Params = make([]float64, p.numParams(p.st.Pipeline.NumColumns()))
+	return p.collection(KindTrain, 1, binnedPlan{Pipeline: p.st.Pipeline})
 }
 
 func flatten(segs [][]float64) []float64 {
@@ -495,6 +533,12 @@ func (p *binnedParticipant) Contribute(c round.Collection) ([]float64, error) {
 		}
 	case KindCount:
 		v, err := features.CountBins(p.train, p.yTrain, plan.Plan)
+		if err != nil {
+			return nil, err
+		}
+		copy(seg[0], v)
+	case KindCross:
+		v, err := features.CountCrosses(p.train, p.yTrain, plan.Pipeline, plan.Crosses)
 		if err != nil {
 			return nil, err
 		}

@@ -118,6 +118,7 @@ type Scorer struct {
 	Plan    ScorePlan
 	model   *fedscorepb.Model
 	card    *models.Scorecard
+	why     *models.ReasonIndex
 	tiers   *models.Tiering
 	lr      *models.Logistic
 	scaler  features.Standardizer
@@ -152,6 +153,7 @@ func NewScorer(plan []byte) (*Scorer, error) {
 		if err := s.card.Validate(); err != nil {
 			return nil, err
 		}
+		s.why = s.card.ReasonIndex()
 	case "logistic", "":
 		// Points on the default scale: 600 at 50:1, 20 to double.
 		s.factor = models.DefaultPDO / math.Ln2
@@ -199,36 +201,50 @@ func ScoredAt() time.Time { return time.Now().UTC() }
 // time, then each row sums its points and keeps its top reason codes in a
 // fixed array, so scoring a million rows allocates a few slices, not
 // millions. It gives what models.Scorecard.Score gives (a test checks):
-// reasons are the features that lost points against their best bin,
+// reasons are the characteristics that lost points against their best bin
+// (a feature together with its cross characteristics, models.ReasonIndex),
 // largest loss first, ties in feature order; a reason code names the
 // characteristic.
 func (s *Scorer) scoreCard(t *datasets.Table, source string, out []Scored) error {
-	bins, err := s.card.Pipeline.Assign(t)
+	feats := s.card.Features
+	need := make([]bool, len(s.card.Pipeline.Features))
+	for _, f := range feats {
+		need[f.Index] = true
+	}
+	bins, err := s.card.Pipeline.AssignSome(t, need)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", source, err)
+	}
+	for _, f := range feats {
+		if len(bins[f.Index]) != len(out) {
+			return fmt.Errorf("file %s: column %q has %d rows, table %d", source, f.Name, len(bins[f.Index]), len(out))
+		}
 	}
 	const maxReasons = 8
 	k := min(s.reasons, maxReasons)
 	backing := make([]string, len(out)*k)
-	feats := s.card.Features
+	row := make([]int, len(feats))
+	chars := s.why.Len()
 	for i := range out {
 		var score float64
-		var top [maxReasons]int
-		var lost [maxReasons]float64
-		n := 0
 		for q := range feats {
 			f := &feats[q]
 			b := bins[f.Index][i]
 			if b < 0 || b >= len(f.Points) {
 				return fmt.Errorf("file %s: row %d: bin %d out of range for %q", source, i, b, f.Name)
 			}
-			pts := f.Points[b]
-			score += pts
-			l := f.Best - pts
-			if k == 0 || !(l > 0) {
+			row[q] = b
+			score += f.Points[b]
+		}
+		var top [maxReasons]int
+		var lost [maxReasons]float64
+		n := 0
+		for g := 0; k > 0 && g < chars; g++ {
+			_, l := s.why.Row(g, row)
+			if !(l > 0) {
 				continue
 			}
-			// Insert q by loss, after equal losses (feature order breaks ties).
+			// Insert g by loss, after equal losses (feature order breaks ties).
 			j := min(n, k)
 			for j > 0 && lost[j-1] < l {
 				j--
@@ -238,12 +254,12 @@ func (s *Scorer) scoreCard(t *datasets.Table, source string, out []Scored) error
 			}
 			copy(top[j+1:k], top[j:k-1])
 			copy(lost[j+1:k], lost[j:k-1])
-			top[j], lost[j] = q, l
+			top[j], lost[j] = g, l
 			n = min(n+1, k)
 		}
 		r := backing[i*k : i*k+n : i*k+n]
 		for j := range n {
-			r[j] = feats[top[j]].Name
+			r[j] = s.why.Name(top[j])
 		}
 		out[i] = Scored{PD: s.card.PD(score), Points: score, Reasons: r}
 	}
