@@ -314,6 +314,14 @@ type reasonGroup struct {
 	points  [][]float64
 	outside []int // outside bin of each cross
 	best    float64
+	// Crosses of one segmenter exclude each other, so the set of crosses
+	// holding a row is one digit per segmenter (0: none, k: its k-th
+	// cross). weight[c] is cross c's digit times its segmenter's stride,
+	// so a row's set is the sum of its active crosses' weights, and
+	// bestIn[set] is the best P(v) over v of the terms that vary with v.
+	segmenter []string
+	weight    []int
+	bestIn    []float64
 }
 
 // ReasonIndex returns the scorecard's reason index. s must be valid.
@@ -353,6 +361,7 @@ func (s *Scorecard) ReasonIndex() *ReasonIndex {
 		g := group(pf.Cross.Feature)
 		g.crosses = append(g.crosses, q)
 		g.outside = append(g.outside, pf.OutsideBin())
+		g.segmenter = append(g.segmenter, pf.Cross.Segmenter)
 	}
 	for i := range x.groups {
 		g := &x.groups[i]
@@ -365,8 +374,65 @@ func (s *Scorecard) ReasonIndex() *ReasonIndex {
 		for _, q := range g.crosses {
 			g.points = append(g.points, s.Features[q].Points)
 		}
+		g.tabulate()
 	}
 	return x
+}
+
+// tabulate fills weight and bestIn, so a row's lost points need no pass
+// over the bins.
+func (g *reasonGroup) tabulate() {
+	if len(g.crosses) == 0 {
+		return
+	}
+	slot := map[string]int{}
+	var count []int // crosses per segmenter
+	g.weight = make([]int, len(g.crosses))
+	digit := make([]int, len(g.crosses))
+	which := make([]int, len(g.crosses))
+	for c, name := range g.segmenter {
+		k, ok := slot[name]
+		if !ok {
+			k = len(count)
+			slot[name] = k
+			count = append(count, 0)
+		}
+		count[k]++
+		digit[c], which[c] = count[k], k
+	}
+	stride := make([]int, len(count))
+	sets := 1
+	for k, n := range count {
+		stride[k] = sets
+		sets *= n + 1
+	}
+	for c := range g.crosses {
+		g.weight[c] = digit[c] * stride[which[c]]
+	}
+	first := 0
+	if g.base >= 0 {
+		first = 1
+	}
+	g.bestIn = make([]float64, sets)
+	for set := range sets {
+		best := math.Inf(-1)
+		for v, ok := range g.rows {
+			if !ok {
+				continue
+			}
+			var pv float64
+			if g.base >= 0 {
+				pv = g.points[0][v]
+			}
+			for c := range g.crosses {
+				if set/stride[which[c]]%(count[which[c]]+1) == digit[c] {
+					pv += g.points[first+c][v]
+				}
+			}
+			best = max(best, pv)
+		}
+		g.bestIn[set] = best
+	}
 }
 
 // Len is the number of characteristics.
@@ -397,15 +463,11 @@ func (x *ReasonIndex) row(g int, bins []int) (points, lost float64, bin int) {
 	// The points at bin v, segments fixed: the feature's own and those of
 	// the crosses holding the row vary with v; the others are constant.
 	var fixed float64
-	var in [16]int
-	inSeg := in[:0]
 	bin = -1
+	first, set := 0, 0
 	if rg.base >= 0 {
 		bin = bins[rg.base]
-		inSeg = append(inSeg, 0)
-	}
-	first := 0
-	if rg.base >= 0 {
+		points = rg.points[0][bin]
 		first = 1
 	}
 	for c, q := range rg.crosses {
@@ -415,25 +477,13 @@ func (x *ReasonIndex) row(g int, bins []int) (points, lost float64, bin int) {
 			continue
 		}
 		bin = b
-		inSeg = append(inSeg, first+c)
+		points += rg.points[first+c][b]
+		set += rg.weight[c]
 	}
 	if bin < 0 {
 		return fixed, 0, 0
 	}
-	best := math.Inf(-1)
-	for v, ok := range rg.rows {
-		if !ok {
-			continue
-		}
-		var pv float64
-		for _, m := range inSeg {
-			pv += rg.points[m][v]
-		}
-		best = max(best, pv)
-	}
-	for _, m := range inSeg {
-		points += rg.points[m][bin]
-	}
+	best := rg.bestIn[set]
 	if math.IsInf(best, -1) {
 		return points + fixed, 0, bin
 	}

@@ -207,17 +207,39 @@ func ScoredAt() time.Time { return time.Now().UTC() }
 // characteristic.
 func (s *Scorer) scoreCard(t *datasets.Table, source string, out []Scored) error {
 	feats := s.card.Features
-	need := make([]bool, len(s.card.Pipeline.Features))
-	for _, f := range feats {
-		need[f.Index] = true
+	pipe := s.card.Pipeline
+	// A cross characteristic's bin is its feature's bin inside its segment
+	// and the outside bin elsewhere: read off the two plain columns per
+	// row rather than materialising a column per cross.
+	type binSource struct{ x, seg, segment, outside int }
+	at := make(map[string]int, len(pipe.Features))
+	for j := range pipe.Features {
+		at[pipe.Features[j].Name] = j
 	}
-	bins, err := s.card.Pipeline.AssignSome(t, need)
+	need := make([]bool, len(pipe.Features))
+	src := make([]binSource, len(feats))
+	for q, f := range feats {
+		pf := &pipe.Features[f.Index]
+		if pf.Cross == nil {
+			need[f.Index] = true
+			src[q] = binSource{x: f.Index, seg: -1}
+			continue
+		}
+		xi, xok := at[pf.Cross.Feature]
+		si, sok := at[pf.Cross.Segmenter]
+		if !xok || !sok {
+			return fmt.Errorf("file %s: cross %q names a feature the pipeline lacks", source, pf.Name)
+		}
+		need[xi], need[si] = true, true
+		src[q] = binSource{x: xi, seg: si, segment: pf.Cross.Segment, outside: pf.OutsideBin()}
+	}
+	bins, err := pipe.AssignSome(t, need)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", source, err)
 	}
-	for _, f := range feats {
-		if len(bins[f.Index]) != len(out) {
-			return fmt.Errorf("file %s: column %q has %d rows, table %d", source, f.Name, len(bins[f.Index]), len(out))
+	for j, ok := range need {
+		if ok && len(bins[j]) != len(out) {
+			return fmt.Errorf("file %s: column %q has %d rows, table %d", source, pipe.Features[j].Name, len(bins[j]), len(out))
 		}
 	}
 	const maxReasons = 8
@@ -228,8 +250,11 @@ func (s *Scorer) scoreCard(t *datasets.Table, source string, out []Scored) error
 	for i := range out {
 		var score float64
 		for q := range feats {
-			f := &feats[q]
-			b := bins[f.Index][i]
+			f, sq := &feats[q], &src[q]
+			b := bins[sq.x][i]
+			if sq.seg >= 0 && bins[sq.seg][i] != sq.segment {
+				b = sq.outside
+			}
 			if b < 0 || b >= len(f.Points) {
 				return fmt.Errorf("file %s: row %d: bin %d out of range for %q", source, i, b, f.Name)
 			}
