@@ -32,6 +32,8 @@ var DefaultPolicy = Policy{
 	"/fedscore.v1.Jobs/ListJobs":                 {pki.Scientist, pki.Admin},
 	"/fedscore.v1.Jobs/WatchJob":                 {pki.Scientist, pki.Admin},
 	"/fedscore.v1.Jobs/GetModel":                 {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Jobs/ResumeJob":                {pki.Scientist, pki.Admin},
+	"/fedscore.v1.Vertical/":                     {pki.Participant, pki.Helper},
 	"/fedscore.v1.Admin/":                        {pki.Admin},
 	"/fedscore.v1.Console/Login":                 pki.Roles,
 	"/fedscore.v1.Relay/Exchange":                {pki.Participant, pki.Helper},

@@ -62,6 +62,11 @@ type Config struct {
 	// ConsoleLogin, if set, issues a web-console login link for an
 	// identity (the console lives beside the coordinator, in cmd).
 	ConsoleLogin func(id pki.Identity, ttl time.Duration) (string, error)
+	// Identities looks up a provisioned identity's role. Vertical jobs
+	// name their parties, and a job whose parties are not provisioned
+	// with the right roles is refused; without a directory (and without
+	// Insecure) vertical jobs are refused altogether.
+	Identities func(name string) (pki.Role, bool)
 }
 
 func (c *Config) validate() error {
@@ -88,6 +93,7 @@ type Coordinator struct {
 	fedscorepb.UnimplementedRegistryServer
 	fedscorepb.UnimplementedConsoleServer
 	fedscorepb.UnimplementedRelayServer
+	fedscorepb.UnimplementedVerticalServer
 
 	cfg    Config
 	log    *slog.Logger
@@ -103,6 +109,7 @@ type Coordinator struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	jobs     map[string]*jobRun
+	vjobs    map[string]*verticalRun
 	seen     map[string]*fedscorepb.ParticipantInfo
 }
 
@@ -141,7 +148,7 @@ func New(c Config) (*Coordinator, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	co := &Coordinator{
 		cfg: c, log: c.Log, health: health.NewServer(), ctx: ctx, stop: stop,
-		sessions: map[string]*session{}, jobs: map[string]*jobRun{}, seen: map[string]*fedscorepb.ParticipantInfo{},
+		sessions: map[string]*session{}, jobs: map[string]*jobRun{}, vjobs: map[string]*verticalRun{}, seen: map[string]*fedscorepb.ParticipantInfo{},
 		metrics: newMetrics(c.Metrics),
 	}
 	revoked, err := c.Store.Revoked()
@@ -158,6 +165,10 @@ func New(c Config) (*Coordinator, error) {
 	}
 	for _, j := range jobs {
 		if terminal(j.GetState()) {
+			continue
+		}
+		if j.GetSpec().GetModel() == ModelVertical {
+			co.resumeVertical(j)
 			continue
 		}
 		if err := co.startJob(j); err != nil {
@@ -178,6 +189,7 @@ func (co *Coordinator) Register(s *grpc.Server) {
 	fedscorepb.RegisterRegistryServer(s, co)
 	fedscorepb.RegisterConsoleServer(s, co)
 	fedscorepb.RegisterRelayServer(s, co)
+	fedscorepb.RegisterVerticalServer(s, co)
 	healthpb.RegisterHealthServer(s, co.health)
 }
 
@@ -342,6 +354,9 @@ func (co *Coordinator) connectedIDs() []string {
 
 // SubmitJob implements fedscorepb.JobsServer.
 func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobRequest) (*fedscorepb.Job, error) {
+	if req.GetSpec().GetModel() == ModelVertical {
+		return co.submitVertical(ctx, req.GetSpec())
+	}
 	spec, err := program.NormalizeSpec(req.GetSpec())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
@@ -389,9 +404,13 @@ func (co *Coordinator) GetJob(ctx context.Context, req *fedscorepb.GetJobRequest
 func (co *Coordinator) job(id string) (*fedscorepb.Job, error) {
 	co.mu.Lock()
 	jr := co.jobs[id]
+	vr := co.vjobs[id]
 	co.mu.Unlock()
 	if jr != nil {
 		return jr.snapshot(), nil
+	}
+	if vr != nil {
+		return vr.snapshot(), nil
 	}
 	j, err := co.cfg.Store.GetJob(id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -412,9 +431,12 @@ func (co *Coordinator) ListJobs(ctx context.Context, _ *fedscorepb.ListJobsReque
 	for i, j := range jobs {
 		co.mu.Lock()
 		jr := co.jobs[j.GetId()]
+		vr := co.vjobs[j.GetId()]
 		co.mu.Unlock()
 		if jr != nil {
 			jobs[i] = jr.snapshot()
+		} else if vr != nil {
+			jobs[i] = vr.snapshot()
 		}
 	}
 	return &fedscorepb.ListJobsResponse{Jobs: jobs}, nil
@@ -425,14 +447,19 @@ func (co *Coordinator) WatchJob(req *fedscorepb.GetJobRequest, stream grpc.Serve
 	co.mu.Lock()
 	jr := co.jobs[req.GetJobId()]
 	co.mu.Unlock()
-	if jr == nil {
+	var ch <-chan *fedscorepb.Job
+	var cancel func()
+	if jr != nil {
+		ch, cancel = jr.watch()
+	} else if vr := co.vjob(req.GetJobId()); vr != nil {
+		ch, cancel = vr.watch()
+	} else {
 		j, err := co.job(req.GetJobId())
 		if err != nil {
 			return err
 		}
 		return stream.Send(j) // already finished
 	}
-	ch, cancel := jr.watch()
 	defer cancel()
 	for {
 		select {
@@ -459,6 +486,18 @@ func (co *Coordinator) CancelJob(ctx context.Context, req *fedscorepb.CancelJobR
 	co.mu.Lock()
 	jr := co.jobs[req.GetJobId()]
 	co.mu.Unlock()
+	if vr := co.vjob(req.GetJobId()); jr == nil && vr != nil {
+		who, _ := IdentityFrom(ctx)
+		reason := req.GetReason()
+		if reason == "" {
+			reason = "cancelled by " + who.Name
+		}
+		j, err := vr.cancel(reason)
+		if err == nil {
+			co.audit(audit.Record{Actor: who.Name, Role: string(who.Role), Action: "job.cancel", Object: req.GetJobId(), Detail: reason})
+		}
+		return j, err
+	}
 	if jr == nil {
 		j, err := co.job(req.GetJobId())
 		if err != nil {

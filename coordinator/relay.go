@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
+	"github.com/fedscore/fedscore/coordinator/helper"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,42 +21,103 @@ type relayInbox struct {
 	joined bool
 }
 
+// relaySession is one session's inboxes, and its abort signal: when a
+// vertical job fails, the parties still in its session are told at once
+// rather than left waiting for a peer that has gone.
+type relaySession struct {
+	inboxes map[string]*relayInbox
+	aborted chan struct{}
+	reason  string
+}
+
 // relay routes envelopes between the parties of a session.
 type relay struct {
 	mu       sync.Mutex
-	sessions map[string]map[string]*relayInbox
+	sessions map[string]*relaySession
+}
+
+func (r *relay) sessionLocked(name string) *relaySession {
+	if r.sessions == nil {
+		r.sessions = map[string]*relaySession{}
+	}
+	s := r.sessions[name]
+	if s == nil {
+		s = &relaySession{inboxes: map[string]*relayInbox{}, aborted: make(chan struct{})}
+		r.sessions[name] = s
+	}
+	return s
 }
 
 func (r *relay) inbox(session, party string) *relayInbox {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.sessions == nil {
-		r.sessions = map[string]map[string]*relayInbox{}
-	}
-	s := r.sessions[session]
-	if s == nil {
-		s = map[string]*relayInbox{}
-		r.sessions[session] = s
-	}
-	in := s[party]
+	s := r.sessionLocked(session)
+	in := s.inboxes[party]
 	if in == nil {
 		// Buffered so a fast sender does not wait for a peer that has not
 		// joined yet; a peer that never joins leaves the sender blocked
 		// until its own stream ends.
 		in = &relayInbox{ch: make(chan *fedscorepb.RelayEnvelope, 4096)}
-		s[party] = in
+		s.inboxes[party] = in
 	}
 	return in
 }
 
-func (r *relay) leave(session, party string) {
+// join claims party's inbox in session, and returns the session's abort
+// signal.
+func (r *relay) join(session, party string) (*relayInbox, *relaySession, error) {
+	in := r.inbox(session, party)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if in.joined {
+		return nil, nil, status.Errorf(codes.AlreadyExists, "coordinator: relay: %s already joined session %q", party, session)
+	}
+	s := r.sessionLocked(session)
+	select {
+	case <-s.aborted:
+		return nil, nil, status.Errorf(codes.Aborted, "coordinator: relay: session %q was aborted: %s", session, s.reason)
+	default:
+	}
+	in.joined = true
+	return in, s, nil
+}
+
+// leave removes party's inbox, unless a later join has replaced it.
+func (r *relay) leave(session, party string, in *relayInbox) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s := r.sessions[session]; s != nil && s.inboxes[party] == in {
+		delete(s.inboxes, party)
+		if len(s.inboxes) == 0 {
+			delete(r.sessions, session)
+		}
+	}
+}
+
+// abort ends every stream of the session with reason, and forgets the
+// session, so that a resumed job starts a fresh one under the same name.
+func (r *relay) abort(session, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := r.sessions[session]; s != nil {
-		delete(s, party)
-		if len(s) == 0 {
-			delete(r.sessions, session)
-		}
+		s.reason = reason
+		close(s.aborted)
+		delete(r.sessions, session)
+	}
+}
+
+// forward delivers env from me to its addressee in session.
+func (co *Coordinator) forward(ctx context.Context, session, me string, env *fedscorepb.RelayEnvelope) error {
+	if env.GetTo() == "" || env.GetTo() == me {
+		return status.Error(codes.InvalidArgument, "coordinator: relay: envelope without a peer")
+	}
+	out := &fedscorepb.RelayEnvelope{Session: session, From: me, To: env.GetTo(), Payload: env.GetPayload(), End: env.GetEnd()}
+	select {
+	case co.relay.inbox(session, env.GetTo()).ch <- out:
+		co.metrics.bytesIn.WithLabelValues("relay").Add(float64(len(env.GetPayload())))
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -73,34 +136,23 @@ func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.Relay
 	if co.cfg.Insecure && first.GetFrom() != "" {
 		me = first.GetFrom() // nobody is authenticated; take the node's word
 	}
-	in := co.relay.inbox(session, me)
-	co.relay.mu.Lock()
-	if in.joined {
-		co.relay.mu.Unlock()
-		return status.Errorf(codes.AlreadyExists, "coordinator: relay: %s already joined session %q", me, session)
+	// A vertical job's sessions admit only the job's parties, and only
+	// while an attempt runs.
+	attempt, err := co.admitRelay(session, me, who)
+	if err != nil {
+		return err
 	}
-	in.joined = true
-	co.relay.mu.Unlock()
-	defer co.relay.leave(session, me)
+	in, sess, err := co.relay.join(session, me)
+	if err != nil {
+		return err
+	}
+	defer co.relay.leave(session, me, in)
 	co.audit(audit.Record{Actor: me, Role: string(who.Role), Action: "relay.join", Object: session})
 
 	errc := make(chan error, 2)
-	forward := func(env *fedscorepb.RelayEnvelope) error {
-		if env.GetTo() == "" || env.GetTo() == me {
-			return status.Error(codes.InvalidArgument, "coordinator: relay: envelope without a peer")
-		}
-		out := &fedscorepb.RelayEnvelope{Session: session, From: me, To: env.GetTo(), Payload: env.GetPayload(), End: env.GetEnd()}
-		select {
-		case co.relay.inbox(session, env.GetTo()).ch <- out:
-			co.metrics.bytesIn.WithLabelValues("relay").Add(float64(len(env.GetPayload())))
-			return nil
-		case <-stream.Context().Done():
-			return stream.Context().Err()
-		}
-	}
 	go func() {
 		if first.GetTo() != "" {
-			if err := forward(first); err != nil {
+			if err := co.forward(stream.Context(), session, me, first); err != nil {
 				errc <- err
 				return
 			}
@@ -115,7 +167,7 @@ func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.Relay
 				errc <- status.Error(codes.InvalidArgument, fmt.Sprintf("coordinator: relay: envelope for session %q on a stream of %q", env.GetSession(), session))
 				return
 			}
-			if err := forward(env); err != nil {
+			if err := co.forward(stream.Context(), session, me, env); err != nil {
 				errc <- err
 				return
 			}
@@ -125,15 +177,116 @@ func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.Relay
 		select {
 		case env := <-in.ch:
 			if err := stream.Send(env); err != nil {
+				co.relayLeft(session, me, attempt, err)
 				return err
 			}
 		case err := <-errc:
-			if err != nil && status.Code(err) != codes.Canceled && !errors.Is(err, io.EOF) {
-				return err
+			// A party that closes its side (io.EOF) has finished; any other
+			// end is a drop.
+			if errors.Is(err, io.EOF) {
+				co.relayLeft(session, me, attempt, nil)
+				return nil
 			}
-			return nil
+			if err == nil {
+				err = errors.New("stream ended")
+			}
+			co.relayLeft(session, me, attempt, err)
+			if status.Code(err) == codes.Canceled {
+				return nil
+			}
+			return err
+		case <-sess.aborted:
+			return status.Errorf(codes.Aborted, "coordinator: relay: session %q aborted: %s", session, sess.reason)
 		case <-co.ctx.Done():
+			co.relayLeft(session, me, attempt, errors.New("coordinator shutting down"))
 			return status.Error(codes.Unavailable, "coordinator: shutting down")
 		}
 	}
+}
+
+// localStream is a relay party inside the coordinator (the in-process
+// vertical helper): the same session, inboxes and abort as a gRPC party.
+type localStream struct {
+	co      *Coordinator
+	ctx     context.Context
+	session string
+	me      string
+	attempt uint32
+	in      *relayInbox
+	sess    *relaySession
+
+	once sync.Once
+	done chan struct{} // closed by CloseSend
+}
+
+var _ helper.Stream = (*localStream)(nil)
+
+func (co *Coordinator) localRelay(ctx context.Context, session, me string, attempt uint32) (*localStream, error) {
+	in, sess, err := co.relay.join(session, me)
+	if err != nil {
+		return nil, err
+	}
+	co.audit(audit.Record{Actor: "coordinator", Role: "coordinator", Action: "relay.join", Object: session, Detail: "in-process " + me})
+	return &localStream{co: co, ctx: ctx, session: session, me: me, attempt: attempt, in: in, sess: sess, done: make(chan struct{})}, nil
+}
+
+// Send implements helper.Stream.
+func (l *localStream) Send(env *fedscorepb.RelayEnvelope) error {
+	select {
+	case <-l.sess.aborted:
+		return status.Errorf(codes.Aborted, "coordinator: relay: session %q aborted: %s", l.session, l.sess.reason)
+	default:
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-l.sess.aborted:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return l.co.forward(ctx, l.session, l.me, env)
+}
+
+// Recv implements helper.Stream: io.EOF once the party has closed its
+// side, as the relay closes a gRPC party's stream.
+func (l *localStream) Recv() (*fedscorepb.RelayEnvelope, error) {
+	select {
+	case <-l.done:
+		return nil, io.EOF
+	default:
+	}
+	select {
+	case <-l.done:
+		return nil, io.EOF
+	case env := <-l.in.ch:
+		return env, nil
+	case <-l.sess.aborted:
+		return nil, status.Errorf(codes.Aborted, "coordinator: relay: session %q aborted: %s", l.session, l.sess.reason)
+	case <-l.ctx.Done():
+		return nil, l.ctx.Err()
+	}
+}
+
+// CloseSend implements helper.Stream: the party has finished and leaves.
+func (l *localStream) CloseSend() error {
+	l.once.Do(func() {
+		close(l.done)
+		l.leave(nil)
+	})
+	return nil
+}
+
+// fail leaves the session as a dropped party would.
+func (l *localStream) fail(err error) {
+	l.once.Do(func() {
+		close(l.done)
+		l.leave(err)
+	})
+}
+
+func (l *localStream) leave(err error) {
+	l.co.relay.leave(l.session, l.me, l.in)
+	l.co.relayLeft(l.session, l.me, l.attempt, err)
 }

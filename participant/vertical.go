@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/coordinator/helper"
 	"github.com/fedscore/fedscore/secure/vertical"
 	"google.golang.org/grpc"
 )
@@ -24,6 +25,27 @@ type VerticalConfig struct {
 	// the helper.
 	X      vertical.Matrix
 	Labels []float64
+	// Rand supplies the party's session key (and the bank's secret initial
+	// weights); nil means crypto/rand.
+	Rand io.Reader
+	// Resume restarts a data party from its checkpoint; Start is the
+	// helper's first iteration (the data parties' checkpoint iteration).
+	Resume *vertical.Checkpoint
+	Start  uint64
+	// Checkpoint, if set, receives the data party's checkpoint when it
+	// starts and after every iteration, before the party sends anything of
+	// the next: a party that persists it can always resume at the
+	// iteration its peer is at, or one before (so keep the last two).
+	Checkpoint func(*vertical.Checkpoint) error
+	// Trained, if set, is called when a data party finishes training,
+	// before the validation exchange.
+	Trained func(VerticalResult) error
+	// Validation, if set, holds the party's features of the validation
+	// rows: the partner sends its partial scores for them, and the bank
+	// combines them into VerticalResult.ValidationPD. It reveals the
+	// partner's partial predictions of these rows to the bank, as scoring
+	// does.
+	Validation *vertical.Matrix
 }
 
 // VerticalResult is what a party ends with: its own half of the model.
@@ -32,12 +54,14 @@ type VerticalResult struct {
 	Partner *vertical.PartnerModel
 	// Iterations the run completed.
 	Iterations uint64
+	// ValidationPD (bank) is the model's PD of each validation row.
+	ValidationPD []float64
 }
 
 // party is one party's end of the relay, with its incoming messages sorted
 // by kind.
 type party struct {
-	st     grpc.BidiStreamingClient[fedscorepb.RelayEnvelope, fedscorepb.RelayEnvelope]
+	st     helper.Stream
 	c      VerticalConfig
 	sendMu sync.Mutex
 	joined bool
@@ -46,6 +70,7 @@ type party struct {
 	matrix  chan *vertical.MatrixChunk // nil entry: the sender's matrix ended
 	deals   chan *vertical.Deal
 	shares  chan *vertical.Share
+	scores  chan *vertical.PartialScores
 	recvErr chan error
 }
 
@@ -76,6 +101,19 @@ func (p *party) send(to vertical.Role, m vertical.Message, end bool) error {
 	return p.st.Send(env)
 }
 
+// join joins the session without a message, for a party that only
+// receives (the bank when scoring): the relay admits a stream with its
+// first envelope.
+func (p *party) join() error {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	if p.joined {
+		return nil
+	}
+	p.joined = true
+	return p.st.Send(&fedscorepb.RelayEnvelope{Session: p.c.Session, From: p.name(p.c.Role)})
+}
+
 // receive sorts incoming messages until the stream ends.
 func (p *party) receive() {
 	for {
@@ -102,6 +140,8 @@ func (p *party) receive() {
 			p.deals <- m
 		case *vertical.Share:
 			p.shares <- m
+		case *vertical.PartialScores:
+			p.scores <- m
 		default:
 			p.recvErr <- fmt.Errorf("participant: vertical: unexpected %T from %s", m, env.GetFrom())
 			return
@@ -131,16 +171,18 @@ func RunVertical(ctx context.Context, conn grpc.ClientConnInterface, c VerticalC
 	if err != nil {
 		return res, err
 	}
-	p := &party{st: st, c: c, hellos: make(chan *vertical.Hello, 2), matrix: make(chan *vertical.MatrixChunk, 64),
-		deals: make(chan *vertical.Deal, c.Params.Iterations()+1), shares: make(chan *vertical.Share, 64), recvErr: make(chan error, 1)}
+	if c.Role == vertical.RoleHelper {
+		n, err := helper.Run(ctx, st, helper.Config{Session: c.Session, Self: c.Helper, Bank: c.Bank, Partner: c.Partner,
+			Params: c.Params, Start: c.Start, Rand: c.Rand})
+		return VerticalResult{Iterations: n}, err
+	}
+	p := newParty(st, c)
 	go p.receive()
 	switch c.Role {
 	case vertical.RoleBank:
 		res, err = p.bank()
 	case vertical.RolePartner:
 		res, err = p.partner()
-	case vertical.RoleHelper:
-		res, err = p.helper()
 	default:
 		err = fmt.Errorf("participant: vertical: unknown role %v", c.Role)
 	}
@@ -152,6 +194,56 @@ func RunVertical(ctx context.Context, conn grpc.ClientConnInterface, c VerticalC
 	}
 	wait(p, make(chan struct{})) // until the relay closes its side
 	return res, nil
+}
+
+func newParty(st helper.Stream, c VerticalConfig) *party {
+	return &party{st: st, c: c, hellos: make(chan *vertical.Hello, 2), matrix: make(chan *vertical.MatrixChunk, 64),
+		deals: make(chan *vertical.Deal, c.Params.Iterations()+1), shares: make(chan *vertical.Share, 64),
+		scores: make(chan *vertical.PartialScores, 64), recvErr: make(chan error, 1)}
+}
+
+// scoreChunk bounds a PartialScores message (8 bytes a row), well under
+// gRPC's default 4 MB.
+const scoreChunk = 1 << 16
+
+// sendScores sends partial scores to the bank in chunks.
+func (p *party) sendScores(ps *vertical.PartialScores) error {
+	for lo := 0; lo < len(ps.Scores); lo += scoreChunk {
+		hi := min(lo+scoreChunk, len(ps.Scores))
+		if err := p.send(vertical.RoleBank, &vertical.PartialScores{Job: ps.Job, Scores: ps.Scores[lo:hi]}, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// receiveScores collects the partner's partial scores of n rows.
+func (p *party) receiveScores(job string, n int) (*vertical.PartialScores, error) {
+	out := &vertical.PartialScores{Job: job, Scores: make([]float64, 0, n)}
+	for len(out.Scores) < n {
+		m, err := wait(p, p.scores)
+		if err != nil {
+			return nil, err
+		}
+		if m.Job != job {
+			return nil, fmt.Errorf("participant: vertical: partial scores for job %q, want %q", m.Job, job)
+		}
+		if len(out.Scores)+len(m.Scores) > n {
+			return nil, fmt.Errorf("participant: vertical: the partner sent more than %d partial scores", n)
+		}
+		out.Scores = append(out.Scores, m.Scores...)
+	}
+	return out, nil
+}
+
+func (p *party) checkpoint(cp *vertical.Checkpoint) error {
+	if p.c.Checkpoint == nil {
+		return nil
+	}
+	if err := p.c.Checkpoint(cp); err != nil {
+		return fmt.Errorf("participant: vertical: saving the checkpoint of iteration %d: %w", cp.Iteration, err)
+	}
+	return nil
 }
 
 type helloer interface {
@@ -223,8 +315,11 @@ func (p *party) exchangeMatrices(mp matrixParty, to vertical.Role) error {
 
 func (p *party) bank() (VerticalResult, error) {
 	var res VerticalResult
-	b, err := vertical.NewBank(vertical.PartyConfig{Params: p.c.Params, X: p.c.X, Labels: p.c.Labels})
+	b, err := vertical.NewBank(vertical.PartyConfig{Params: p.c.Params, X: p.c.X, Labels: p.c.Labels, Rand: p.c.Rand, Resume: p.c.Resume})
 	if err != nil {
+		return res, err
+	}
+	if err := p.checkpoint(b.Checkpoint()); err != nil {
 		return res, err
 	}
 	if err := p.greet(b); err != nil {
@@ -255,14 +350,35 @@ func (p *party) bank() (VerticalResult, error) {
 		if err := b.Receive(back); err != nil {
 			return res, err
 		}
+		if err := p.checkpoint(b.Checkpoint()); err != nil {
+			return res, err
+		}
 	}
-	return VerticalResult{Bank: b.Model(), Iterations: b.Iteration()}, nil
+	res = VerticalResult{Bank: b.Model(), Iterations: b.Iteration()}
+	if p.c.Trained != nil {
+		if err := p.c.Trained(res); err != nil {
+			return res, err
+		}
+	}
+	if v := p.c.Validation; v != nil {
+		ps, err := p.receiveScores(p.c.Params.Job, v.Rows)
+		if err != nil {
+			return res, err
+		}
+		if res.ValidationPD, err = res.Bank.PD(*v, ps); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 func (p *party) partner() (VerticalResult, error) {
 	var res VerticalResult
-	pt, err := vertical.NewPartner(vertical.PartyConfig{Params: p.c.Params, X: p.c.X})
+	pt, err := vertical.NewPartner(vertical.PartyConfig{Params: p.c.Params, X: p.c.X, Rand: p.c.Rand, Resume: p.c.Resume})
 	if err != nil {
+		return res, err
+	}
+	if err := p.checkpoint(pt.Checkpoint()); err != nil {
 		return res, err
 	}
 	if err := p.greet(pt); err != nil {
@@ -287,36 +403,29 @@ func (p *party) partner() (VerticalResult, error) {
 		if err != nil {
 			return res, err
 		}
+		// Saved before the bank can hear of the step, so the bank is never
+		// more than one iteration ahead of the partner's last checkpoint.
+		if err := p.checkpoint(pt.Checkpoint()); err != nil {
+			return res, err
+		}
 		if err := p.send(vertical.RoleBank, back, false); err != nil {
 			return res, err
 		}
 	}
-	return VerticalResult{Partner: pt.Model(), Iterations: pt.Iteration()}, nil
-}
-
-func (p *party) helper() (VerticalResult, error) {
-	var res VerticalResult
-	h, err := vertical.NewHelper(vertical.HelperConfig{Params: p.c.Params})
-	if err != nil {
-		return res, err
-	}
-	if err := p.greet(h); err != nil {
-		return res, err
-	}
-	for {
-		db, dp, err := h.NextDeal()
-		if errors.Is(err, io.EOF) {
-			return res, nil
+	res = VerticalResult{Partner: pt.Model(), Iterations: pt.Iteration()}
+	if p.c.Trained != nil {
+		if err := p.c.Trained(res); err != nil {
+			return res, err
 		}
+	}
+	if v := p.c.Validation; v != nil {
+		ps, err := res.Partner.PartialScores(*v)
 		if err != nil {
 			return res, err
 		}
-		if err := p.send(vertical.RoleBank, db, false); err != nil {
+		if err := p.sendScores(ps); err != nil {
 			return res, err
 		}
-		if err := p.send(vertical.RolePartner, dp, false); err != nil {
-			return res, err
-		}
-		res.Iterations++
 	}
+	return res, nil
 }

@@ -146,6 +146,363 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_fedscore_proto_rawDescGZIP(), []int{1}
 }
 
+type ResumeJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeJobRequest) Reset() {
+	*x = ResumeJobRequest{}
+	mi := &file_fedscore_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeJobRequest) ProtoMessage() {}
+
+func (x *ResumeJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeJobRequest.ProtoReflect.Descriptor instead.
+func (*ResumeJobRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ResumeJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type VerticalJoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// iterations the caller holds checkpoints for (data parties).
+	Checkpoints []uint64 `protobuf:"varint,2,rep,packed,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	// rows of the caller's aligned table (data parties; both must agree).
+	Rows uint64 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	// scoring asks to score with the job's registered model instead of
+	// training: no barrier, and the job must have succeeded.
+	Scoring bool `protobuf:"varint,4,opt,name=scoring,proto3" json:"scoring,omitempty"`
+	// party names the caller when the coordinator runs without
+	// authentication; otherwise the certificate does.
+	Party         string `protobuf:"bytes,5,opt,name=party,proto3" json:"party,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalJoinRequest) Reset() {
+	*x = VerticalJoinRequest{}
+	mi := &file_fedscore_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalJoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalJoinRequest) ProtoMessage() {}
+
+func (x *VerticalJoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalJoinRequest.ProtoReflect.Descriptor instead.
+func (*VerticalJoinRequest) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *VerticalJoinRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *VerticalJoinRequest) GetCheckpoints() []uint64 {
+	if x != nil {
+		return x.Checkpoints
+	}
+	return nil
+}
+
+func (x *VerticalJoinRequest) GetRows() uint64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *VerticalJoinRequest) GetScoring() bool {
+	if x != nil {
+		return x.Scoring
+	}
+	return false
+}
+
+func (x *VerticalJoinRequest) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+type VerticalJoinResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Job   *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// vertical.Params as JSON, with the job id and training rows filled in.
+	Params []byte `protobuf:"bytes,2,opt,name=params,proto3" json:"params,omitempty"`
+	Start  uint64 `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
+	// the relay session to join.
+	Session string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
+	// scoring: the version the job registered.
+	ModelVersion  string `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalJoinResponse) Reset() {
+	*x = VerticalJoinResponse{}
+	mi := &file_fedscore_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalJoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalJoinResponse) ProtoMessage() {}
+
+func (x *VerticalJoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalJoinResponse.ProtoReflect.Descriptor instead.
+func (*VerticalJoinResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *VerticalJoinResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *VerticalJoinResponse) GetParams() []byte {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *VerticalJoinResponse) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *VerticalJoinResponse) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *VerticalJoinResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+type VerticalReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	JobId string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// the next iteration the party will run (it finished the ones before).
+	Iteration uint64 `protobuf:"varint,2,opt,name=iteration,proto3" json:"iteration,omitempty"`
+	// done: the party finished training (the bank: and validation).
+	Done bool `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	// the bank's validation metrics on its validation rows.
+	Validation *Metrics `protobuf:"bytes,4,opt,name=validation,proto3" json:"validation,omitempty"`
+	// where the party keeps its half of the model (a path on its own host).
+	ModelLocation string `protobuf:"bytes,5,opt,name=model_location,json=modelLocation,proto3" json:"model_location,omitempty"`
+	// the bank's tiers fitted on its validation predictions (models.Tiering JSON).
+	Tiers []byte `protobuf:"bytes,6,opt,name=tiers,proto3" json:"tiers,omitempty"`
+	Party string `protobuf:"bytes,7,opt,name=party,proto3" json:"party,omitempty"`
+	// error: the party stopped because of this (its data, say); the job fails
+	// with it.
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalReport) Reset() {
+	*x = VerticalReport{}
+	mi := &file_fedscore_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalReport) ProtoMessage() {}
+
+func (x *VerticalReport) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalReport.ProtoReflect.Descriptor instead.
+func (*VerticalReport) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VerticalReport) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *VerticalReport) GetIteration() uint64 {
+	if x != nil {
+		return x.Iteration
+	}
+	return 0
+}
+
+func (x *VerticalReport) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *VerticalReport) GetValidation() *Metrics {
+	if x != nil {
+		return x.Validation
+	}
+	return nil
+}
+
+func (x *VerticalReport) GetModelLocation() string {
+	if x != nil {
+		return x.ModelLocation
+	}
+	return ""
+}
+
+func (x *VerticalReport) GetTiers() []byte {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+func (x *VerticalReport) GetParty() string {
+	if x != nil {
+		return x.Party
+	}
+	return ""
+}
+
+func (x *VerticalReport) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type VerticalReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// set when this report completed the job: the registered version.
+	ModelVersion  string `protobuf:"bytes,1,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalReportResponse) Reset() {
+	*x = VerticalReportResponse{}
+	mi := &file_fedscore_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalReportResponse) ProtoMessage() {}
+
+func (x *VerticalReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalReportResponse.ProtoReflect.Descriptor instead.
+func (*VerticalReportResponse) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VerticalReportResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
 type RegisteredModel struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Version  string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -155,15 +512,17 @@ type RegisteredModel struct {
 	Created  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created,proto3" json:"created,omitempty"`
 	Champion bool                   `protobuf:"varint,6,opt,name=champion,proto3" json:"champion,omitempty"`
 	// participants that trained it, and the spec it was trained with.
-	Participants  []string `protobuf:"bytes,7,rep,name=participants,proto3" json:"participants,omitempty"`
-	Spec          *JobSpec `protobuf:"bytes,8,opt,name=spec,proto3" json:"spec,omitempty"`
+	Participants []string `protobuf:"bytes,7,rep,name=participants,proto3" json:"participants,omitempty"`
+	Spec         *JobSpec `protobuf:"bytes,8,opt,name=spec,proto3" json:"spec,omitempty"`
+	// Set for vertical models, whose weights are not in the registry.
+	Vertical      *VerticalModel `protobuf:"bytes,9,opt,name=vertical,proto3" json:"vertical,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisteredModel) Reset() {
 	*x = RegisteredModel{}
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -175,7 +534,7 @@ func (x *RegisteredModel) String() string {
 func (*RegisteredModel) ProtoMessage() {}
 
 func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[0]
+	mi := &file_fedscore_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -188,7 +547,7 @@ func (x *RegisteredModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisteredModel.ProtoReflect.Descriptor instead.
 func (*RegisteredModel) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{0}
+	return file_fedscore_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RegisteredModel) GetVersion() string {
@@ -247,6 +606,135 @@ func (x *RegisteredModel) GetSpec() *JobSpec {
 	return nil
 }
 
+func (x *RegisteredModel) GetVertical() *VerticalModel {
+	if x != nil {
+		return x.Vertical
+	}
+	return nil
+}
+
+// VerticalModel is the registry's record of a vertical model. The model's
+// weights are split: each data party keeps its own half on its own host,
+// and the registry holds only lineage, metrics and where the halves are.
+type VerticalModel struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Bank            string                 `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
+	Partner         string                 `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
+	Helper          string                 `protobuf:"bytes,3,opt,name=helper,proto3" json:"helper,omitempty"`
+	BankFeatures    []string               `protobuf:"bytes,4,rep,name=bank_features,json=bankFeatures,proto3" json:"bank_features,omitempty"`
+	PartnerFeatures []string               `protobuf:"bytes,5,rep,name=partner_features,json=partnerFeatures,proto3" json:"partner_features,omitempty"`
+	// vertical.Params as JSON, as trained.
+	Params []byte `protobuf:"bytes,6,opt,name=params,proto3" json:"params,omitempty"`
+	// "<party>:<path on that party's host>" of each half.
+	BankModel    string `protobuf:"bytes,7,opt,name=bank_model,json=bankModel,proto3" json:"bank_model,omitempty"`
+	PartnerModel string `protobuf:"bytes,8,opt,name=partner_model,json=partnerModel,proto3" json:"partner_model,omitempty"`
+	Iterations   uint64 `protobuf:"varint,9,opt,name=iterations,proto3" json:"iterations,omitempty"`
+	// attempts the training took (more than 1 after a resume).
+	Attempts      uint32 `protobuf:"varint,10,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalModel) Reset() {
+	*x = VerticalModel{}
+	mi := &file_fedscore_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalModel) ProtoMessage() {}
+
+func (x *VerticalModel) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalModel.ProtoReflect.Descriptor instead.
+func (*VerticalModel) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VerticalModel) GetBank() string {
+	if x != nil {
+		return x.Bank
+	}
+	return ""
+}
+
+func (x *VerticalModel) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *VerticalModel) GetHelper() string {
+	if x != nil {
+		return x.Helper
+	}
+	return ""
+}
+
+func (x *VerticalModel) GetBankFeatures() []string {
+	if x != nil {
+		return x.BankFeatures
+	}
+	return nil
+}
+
+func (x *VerticalModel) GetPartnerFeatures() []string {
+	if x != nil {
+		return x.PartnerFeatures
+	}
+	return nil
+}
+
+func (x *VerticalModel) GetParams() []byte {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *VerticalModel) GetBankModel() string {
+	if x != nil {
+		return x.BankModel
+	}
+	return ""
+}
+
+func (x *VerticalModel) GetPartnerModel() string {
+	if x != nil {
+		return x.PartnerModel
+	}
+	return ""
+}
+
+func (x *VerticalModel) GetIterations() uint64 {
+	if x != nil {
+		return x.Iterations
+	}
+	return 0
+}
+
+func (x *VerticalModel) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
 type ListModelsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -255,7 +743,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +755,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[1]
+	mi := &file_fedscore_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +768,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{1}
+	return file_fedscore_proto_rawDescGZIP(), []int{7}
 }
 
 type ListModelsResponse struct {
@@ -293,7 +781,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +793,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[2]
+	mi := &file_fedscore_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +806,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{2}
+	return file_fedscore_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListModelsResponse) GetVersions() []*RegisteredModel {
@@ -345,7 +833,7 @@ type GetRegisteredModelRequest struct {
 
 func (x *GetRegisteredModelRequest) Reset() {
 	*x = GetRegisteredModelRequest{}
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +845,7 @@ func (x *GetRegisteredModelRequest) String() string {
 func (*GetRegisteredModelRequest) ProtoMessage() {}
 
 func (x *GetRegisteredModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[3]
+	mi := &file_fedscore_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +858,7 @@ func (x *GetRegisteredModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegisteredModelRequest.ProtoReflect.Descriptor instead.
 func (*GetRegisteredModelRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{3}
+	return file_fedscore_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRegisteredModelRequest) GetVersion() string {
@@ -389,7 +877,7 @@ type PromoteModelRequest struct {
 
 func (x *PromoteModelRequest) Reset() {
 	*x = PromoteModelRequest{}
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +889,7 @@ func (x *PromoteModelRequest) String() string {
 func (*PromoteModelRequest) ProtoMessage() {}
 
 func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[4]
+	mi := &file_fedscore_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +902,7 @@ func (x *PromoteModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PromoteModelRequest.ProtoReflect.Descriptor instead.
 func (*PromoteModelRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{4}
+	return file_fedscore_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PromoteModelRequest) GetVersion() string {
@@ -432,7 +920,7 @@ type RollbackModelRequest struct {
 
 func (x *RollbackModelRequest) Reset() {
 	*x = RollbackModelRequest{}
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +932,7 @@ func (x *RollbackModelRequest) String() string {
 func (*RollbackModelRequest) ProtoMessage() {}
 
 func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[5]
+	mi := &file_fedscore_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +945,7 @@ func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackModelRequest.ProtoReflect.Descriptor instead.
 func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{5}
+	return file_fedscore_proto_rawDescGZIP(), []int{11}
 }
 
 type RelayEnvelope struct {
@@ -476,7 +964,7 @@ type RelayEnvelope struct {
 
 func (x *RelayEnvelope) Reset() {
 	*x = RelayEnvelope{}
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -488,7 +976,7 @@ func (x *RelayEnvelope) String() string {
 func (*RelayEnvelope) ProtoMessage() {}
 
 func (x *RelayEnvelope) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[6]
+	mi := &file_fedscore_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -501,7 +989,7 @@ func (x *RelayEnvelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RelayEnvelope.ProtoReflect.Descriptor instead.
 func (*RelayEnvelope) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{6}
+	return file_fedscore_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RelayEnvelope) GetSession() string {
@@ -547,7 +1035,7 @@ type ConsoleLoginRequest struct {
 
 func (x *ConsoleLoginRequest) Reset() {
 	*x = ConsoleLoginRequest{}
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +1047,7 @@ func (x *ConsoleLoginRequest) String() string {
 func (*ConsoleLoginRequest) ProtoMessage() {}
 
 func (x *ConsoleLoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[7]
+	mi := &file_fedscore_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +1060,7 @@ func (x *ConsoleLoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleLoginRequest.ProtoReflect.Descriptor instead.
 func (*ConsoleLoginRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{7}
+	return file_fedscore_proto_rawDescGZIP(), []int{13}
 }
 
 type ConsoleLoginResponse struct {
@@ -585,7 +1073,7 @@ type ConsoleLoginResponse struct {
 
 func (x *ConsoleLoginResponse) Reset() {
 	*x = ConsoleLoginResponse{}
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +1085,7 @@ func (x *ConsoleLoginResponse) String() string {
 func (*ConsoleLoginResponse) ProtoMessage() {}
 
 func (x *ConsoleLoginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[8]
+	mi := &file_fedscore_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +1098,7 @@ func (x *ConsoleLoginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleLoginResponse.ProtoReflect.Descriptor instead.
 func (*ConsoleLoginResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{8}
+	return file_fedscore_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConsoleLoginResponse) GetUrl() string {
@@ -637,7 +1125,7 @@ type RevokeIdentityRequest struct {
 
 func (x *RevokeIdentityRequest) Reset() {
 	*x = RevokeIdentityRequest{}
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +1137,7 @@ func (x *RevokeIdentityRequest) String() string {
 func (*RevokeIdentityRequest) ProtoMessage() {}
 
 func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[9]
+	mi := &file_fedscore_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +1150,7 @@ func (x *RevokeIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityRequest.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{9}
+	return file_fedscore_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RevokeIdentityRequest) GetName() string {
@@ -688,7 +1176,7 @@ type RevokeIdentityResponse struct {
 
 func (x *RevokeIdentityResponse) Reset() {
 	*x = RevokeIdentityResponse{}
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1188,7 @@ func (x *RevokeIdentityResponse) String() string {
 func (*RevokeIdentityResponse) ProtoMessage() {}
 
 func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[10]
+	mi := &file_fedscore_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1201,7 @@ func (x *RevokeIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIdentityResponse.ProtoReflect.Descriptor instead.
 func (*RevokeIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{10}
+	return file_fedscore_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RevokeIdentityResponse) GetRevoked() []string {
@@ -731,7 +1219,7 @@ type ListParticipantsRequest struct {
 
 func (x *ListParticipantsRequest) Reset() {
 	*x = ListParticipantsRequest{}
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1231,7 @@ func (x *ListParticipantsRequest) String() string {
 func (*ListParticipantsRequest) ProtoMessage() {}
 
 func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[11]
+	mi := &file_fedscore_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1244,7 @@ func (x *ListParticipantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsRequest.ProtoReflect.Descriptor instead.
 func (*ListParticipantsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{11}
+	return file_fedscore_proto_rawDescGZIP(), []int{17}
 }
 
 type ParticipantInfo struct {
@@ -771,7 +1259,7 @@ type ParticipantInfo struct {
 
 func (x *ParticipantInfo) Reset() {
 	*x = ParticipantInfo{}
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1271,7 @@ func (x *ParticipantInfo) String() string {
 func (*ParticipantInfo) ProtoMessage() {}
 
 func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[12]
+	mi := &file_fedscore_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1284,7 @@ func (x *ParticipantInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantInfo.ProtoReflect.Descriptor instead.
 func (*ParticipantInfo) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{12}
+	return file_fedscore_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ParticipantInfo) GetId() string {
@@ -836,7 +1324,7 @@ type ListParticipantsResponse struct {
 
 func (x *ListParticipantsResponse) Reset() {
 	*x = ListParticipantsResponse{}
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1336,7 @@ func (x *ListParticipantsResponse) String() string {
 func (*ListParticipantsResponse) ProtoMessage() {}
 
 func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[13]
+	mi := &file_fedscore_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1349,7 @@ func (x *ListParticipantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListParticipantsResponse.ProtoReflect.Descriptor instead.
 func (*ListParticipantsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{13}
+	return file_fedscore_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListParticipantsResponse) GetParticipants() []*ParticipantInfo {
@@ -884,7 +1372,7 @@ type ParticipantMessage struct {
 
 func (x *ParticipantMessage) Reset() {
 	*x = ParticipantMessage{}
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1384,7 @@ func (x *ParticipantMessage) String() string {
 func (*ParticipantMessage) ProtoMessage() {}
 
 func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[14]
+	mi := &file_fedscore_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1397,7 @@ func (x *ParticipantMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParticipantMessage.ProtoReflect.Descriptor instead.
 func (*ParticipantMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{14}
+	return file_fedscore_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ParticipantMessage) GetBody() isParticipantMessage_Body {
@@ -963,7 +1451,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1463,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[15]
+	mi := &file_fedscore_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1476,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{15}
+	return file_fedscore_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Hello) GetParticipantId() string {
@@ -1019,7 +1507,7 @@ type CoordinatorMessage struct {
 
 func (x *CoordinatorMessage) Reset() {
 	*x = CoordinatorMessage{}
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1519,7 @@ func (x *CoordinatorMessage) String() string {
 func (*CoordinatorMessage) ProtoMessage() {}
 
 func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[16]
+	mi := &file_fedscore_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1532,7 @@ func (x *CoordinatorMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoordinatorMessage.ProtoReflect.Descriptor instead.
 func (*CoordinatorMessage) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{16}
+	return file_fedscore_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CoordinatorMessage) GetBody() isCoordinatorMessage_Body {
@@ -1112,7 +1600,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1612,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[17]
+	mi := &file_fedscore_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1625,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{17}
+	return file_fedscore_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Welcome) GetCoordinatorVersion() string {
@@ -1179,7 +1667,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1679,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[18]
+	mi := &file_fedscore_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1692,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{18}
+	return file_fedscore_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Task) GetJobId() string {
@@ -1313,7 +1801,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1813,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[19]
+	mi := &file_fedscore_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1826,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{19}
+	return file_fedscore_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TaskResult) GetJobId() string {
@@ -1408,7 +1896,7 @@ type JobEnded struct {
 
 func (x *JobEnded) Reset() {
 	*x = JobEnded{}
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1908,7 @@ func (x *JobEnded) String() string {
 func (*JobEnded) ProtoMessage() {}
 
 func (x *JobEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[20]
+	mi := &file_fedscore_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1921,7 @@ func (x *JobEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEnded.ProtoReflect.Descriptor instead.
 func (*JobEnded) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{20}
+	return file_fedscore_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JobEnded) GetJobId() string {
@@ -1517,15 +2005,18 @@ type JobSpec struct {
 	Propensity bool   `protobuf:"varint,31,opt,name=propensity,proto3" json:"propensity,omitempty"`
 	// Scoring jobs (model "score"): the registered version to score with
 	// (empty: the champion) and how many reason codes to give per customer.
-	ScoreVersion  string `protobuf:"bytes,32,opt,name=score_version,json=scoreVersion,proto3" json:"score_version,omitempty"`
-	Reasons       uint32 `protobuf:"varint,33,opt,name=reasons,proto3" json:"reasons,omitempty"`
+	ScoreVersion string `protobuf:"bytes,32,opt,name=score_version,json=scoreVersion,proto3" json:"score_version,omitempty"`
+	Reasons      uint32 `protobuf:"varint,33,opt,name=reasons,proto3" json:"reasons,omitempty"`
+	// Vertical jobs (model "vertical"): the bank (labels, label column
+	// `label`) and a partner train one model over their aligned tables.
+	Vertical      *VerticalSpec `protobuf:"bytes,34,opt,name=vertical,proto3" json:"vertical,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +2028,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[21]
+	mi := &file_fedscore_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +2041,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{21}
+	return file_fedscore_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *JobSpec) GetName() string {
@@ -1784,6 +2275,224 @@ func (x *JobSpec) GetReasons() uint32 {
 	return 0
 }
 
+func (x *JobSpec) GetVertical() *VerticalSpec {
+	if x != nil {
+		return x.Vertical
+	}
+	return nil
+}
+
+type VerticalSpec struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Bank    string                 `protobuf:"bytes,1,opt,name=bank,proto3" json:"bank,omitempty"`
+	Partner string                 `protobuf:"bytes,2,opt,name=partner,proto3" json:"partner,omitempty"`
+	// The helper's identity (role helper), or "coordinator" for a helper the
+	// coordinator runs in-process (only when a third party runs it).
+	Helper          string   `protobuf:"bytes,3,opt,name=helper,proto3" json:"helper,omitempty"`
+	BankFeatures    []string `protobuf:"bytes,4,rep,name=bank_features,json=bankFeatures,proto3" json:"bank_features,omitempty"`
+	PartnerFeatures []string `protobuf:"bytes,5,rep,name=partner_features,json=partnerFeatures,proto3" json:"partner_features,omitempty"`
+	// vertical.Params as JSON (epochs, batch size, learning rate...); the
+	// coordinator fills in the job id, the rows and the feature counts.
+	Params        []byte `protobuf:"bytes,6,opt,name=params,proto3" json:"params,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalSpec) Reset() {
+	*x = VerticalSpec{}
+	mi := &file_fedscore_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalSpec) ProtoMessage() {}
+
+func (x *VerticalSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalSpec.ProtoReflect.Descriptor instead.
+func (*VerticalSpec) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *VerticalSpec) GetBank() string {
+	if x != nil {
+		return x.Bank
+	}
+	return ""
+}
+
+func (x *VerticalSpec) GetPartner() string {
+	if x != nil {
+		return x.Partner
+	}
+	return ""
+}
+
+func (x *VerticalSpec) GetHelper() string {
+	if x != nil {
+		return x.Helper
+	}
+	return ""
+}
+
+func (x *VerticalSpec) GetBankFeatures() []string {
+	if x != nil {
+		return x.BankFeatures
+	}
+	return nil
+}
+
+func (x *VerticalSpec) GetPartnerFeatures() []string {
+	if x != nil {
+		return x.PartnerFeatures
+	}
+	return nil
+}
+
+func (x *VerticalSpec) GetParams() []byte {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+// VerticalProgress is a vertical job's progress.
+type VerticalProgress struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Iteration  uint64                 `protobuf:"varint,1,opt,name=iteration,proto3" json:"iteration,omitempty"`
+	Iterations uint64                 `protobuf:"varint,2,opt,name=iterations,proto3" json:"iterations,omitempty"`
+	// attempt counts starts: 1, then one more per resume.
+	Attempt uint32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// the iteration the current attempt started from.
+	Start uint64 `protobuf:"varint,4,opt,name=start,proto3" json:"start,omitempty"`
+	// parties that joined the current attempt.
+	Joined []string `protobuf:"bytes,5,rep,name=joined,proto3" json:"joined,omitempty"`
+	// the party whose drop failed the job.
+	FailedParty  string `protobuf:"bytes,6,opt,name=failed_party,json=failedParty,proto3" json:"failed_party,omitempty"`
+	BankModel    string `protobuf:"bytes,7,opt,name=bank_model,json=bankModel,proto3" json:"bank_model,omitempty"`
+	PartnerModel string `protobuf:"bytes,8,opt,name=partner_model,json=partnerModel,proto3" json:"partner_model,omitempty"`
+	// parties that finished the current attempt.
+	Done []string `protobuf:"bytes,9,rep,name=done,proto3" json:"done,omitempty"`
+	// training rows (the aligned rows less the validation share).
+	Rows          uint64 `protobuf:"varint,10,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerticalProgress) Reset() {
+	*x = VerticalProgress{}
+	mi := &file_fedscore_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerticalProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerticalProgress) ProtoMessage() {}
+
+func (x *VerticalProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_fedscore_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerticalProgress.ProtoReflect.Descriptor instead.
+func (*VerticalProgress) Descriptor() ([]byte, []int) {
+	return file_fedscore_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *VerticalProgress) GetIteration() uint64 {
+	if x != nil {
+		return x.Iteration
+	}
+	return 0
+}
+
+func (x *VerticalProgress) GetIterations() uint64 {
+	if x != nil {
+		return x.Iterations
+	}
+	return 0
+}
+
+func (x *VerticalProgress) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *VerticalProgress) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
+}
+
+func (x *VerticalProgress) GetJoined() []string {
+	if x != nil {
+		return x.Joined
+	}
+	return nil
+}
+
+func (x *VerticalProgress) GetFailedParty() string {
+	if x != nil {
+		return x.FailedParty
+	}
+	return ""
+}
+
+func (x *VerticalProgress) GetBankModel() string {
+	if x != nil {
+		return x.BankModel
+	}
+	return ""
+}
+
+func (x *VerticalProgress) GetPartnerModel() string {
+	if x != nil {
+		return x.PartnerModel
+	}
+	return ""
+}
+
+func (x *VerticalProgress) GetDone() []string {
+	if x != nil {
+		return x.Done
+	}
+	return nil
+}
+
+func (x *VerticalProgress) GetRows() uint64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 type Standardizer struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Mean          []float64              `protobuf:"fixed64,1,rep,packed,name=mean,proto3" json:"mean,omitempty"`
@@ -1794,7 +2503,7 @@ type Standardizer struct {
 
 func (x *Standardizer) Reset() {
 	*x = Standardizer{}
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2515,7 @@ func (x *Standardizer) String() string {
 func (*Standardizer) ProtoMessage() {}
 
 func (x *Standardizer) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[22]
+	mi := &file_fedscore_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2528,7 @@ func (x *Standardizer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Standardizer.ProtoReflect.Descriptor instead.
 func (*Standardizer) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{22}
+	return file_fedscore_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Standardizer) GetMean() []float64 {
@@ -1853,7 +2562,7 @@ type Metrics struct {
 
 func (x *Metrics) Reset() {
 	*x = Metrics{}
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +2574,7 @@ func (x *Metrics) String() string {
 func (*Metrics) ProtoMessage() {}
 
 func (x *Metrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[23]
+	mi := &file_fedscore_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2587,7 @@ func (x *Metrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Metrics.ProtoReflect.Descriptor instead.
 func (*Metrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{23}
+	return file_fedscore_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Metrics) GetAuc() float64 {
@@ -1960,7 +2669,7 @@ type RoundMetrics struct {
 
 func (x *RoundMetrics) Reset() {
 	*x = RoundMetrics{}
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2681,7 @@ func (x *RoundMetrics) String() string {
 func (*RoundMetrics) ProtoMessage() {}
 
 func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[24]
+	mi := &file_fedscore_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2694,7 @@ func (x *RoundMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoundMetrics.ProtoReflect.Descriptor instead.
 func (*RoundMetrics) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{24}
+	return file_fedscore_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RoundMetrics) GetRound() uint32 {
@@ -2057,7 +2766,7 @@ type Model struct {
 
 func (x *Model) Reset() {
 	*x = Model{}
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2778,7 @@ func (x *Model) String() string {
 func (*Model) ProtoMessage() {}
 
 func (x *Model) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[25]
+	mi := &file_fedscore_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2791,7 @@ func (x *Model) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Model.ProtoReflect.Descriptor instead.
 func (*Model) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{25}
+	return file_fedscore_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Model) GetJobId() string {
@@ -2197,7 +2906,7 @@ type Checkpoint struct {
 
 func (x *Checkpoint) Reset() {
 	*x = Checkpoint{}
-	mi := &file_fedscore_proto_msgTypes[26]
+	mi := &file_fedscore_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2918,7 @@ func (x *Checkpoint) String() string {
 func (*Checkpoint) ProtoMessage() {}
 
 func (x *Checkpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[26]
+	mi := &file_fedscore_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2931,7 @@ func (x *Checkpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
 func (*Checkpoint) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{26}
+	return file_fedscore_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Checkpoint) GetPhase() string {
@@ -2274,7 +2983,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_fedscore_proto_msgTypes[27]
+	mi := &file_fedscore_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2995,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[27]
+	mi := &file_fedscore_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +3008,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{27}
+	return file_fedscore_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Collection) GetKind() string {
@@ -2357,7 +3066,7 @@ type Segment struct {
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_fedscore_proto_msgTypes[28]
+	mi := &file_fedscore_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +3078,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[28]
+	mi := &file_fedscore_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +3091,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{28}
+	return file_fedscore_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Segment) GetName() string {
@@ -2435,16 +3144,17 @@ type Job struct {
 	Model      *Model                 `protobuf:"bytes,11,opt,name=model,proto3" json:"model,omitempty"`
 	Checkpoint *Checkpoint            `protobuf:"bytes,12,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// participants taking part in the current phase, and how many answered.
-	Cohort        []string `protobuf:"bytes,13,rep,name=cohort,proto3" json:"cohort,omitempty"`
-	Answered      uint32   `protobuf:"varint,14,opt,name=answered,proto3" json:"answered,omitempty"`
-	SubmittedBy   string   `protobuf:"bytes,15,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"`
+	Cohort        []string          `protobuf:"bytes,13,rep,name=cohort,proto3" json:"cohort,omitempty"`
+	Answered      uint32            `protobuf:"varint,14,opt,name=answered,proto3" json:"answered,omitempty"`
+	SubmittedBy   string            `protobuf:"bytes,15,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"`
+	Vertical      *VerticalProgress `protobuf:"bytes,16,opt,name=vertical,proto3" json:"vertical,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_fedscore_proto_msgTypes[29]
+	mi := &file_fedscore_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +3166,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[29]
+	mi := &file_fedscore_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +3179,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{29}
+	return file_fedscore_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Job) GetId() string {
@@ -2577,6 +3287,13 @@ func (x *Job) GetSubmittedBy() string {
 	return ""
 }
 
+func (x *Job) GetVertical() *VerticalProgress {
+	if x != nil {
+		return x.Vertical
+	}
+	return nil
+}
+
 type SubmitJobRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *JobSpec               `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -2586,7 +3303,7 @@ type SubmitJobRequest struct {
 
 func (x *SubmitJobRequest) Reset() {
 	*x = SubmitJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[30]
+	mi := &file_fedscore_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +3315,7 @@ func (x *SubmitJobRequest) String() string {
 func (*SubmitJobRequest) ProtoMessage() {}
 
 func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[30]
+	mi := &file_fedscore_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +3328,7 @@ func (x *SubmitJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitJobRequest.ProtoReflect.Descriptor instead.
 func (*SubmitJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{30}
+	return file_fedscore_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SubmitJobRequest) GetSpec() *JobSpec {
@@ -2630,7 +3347,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[31]
+	mi := &file_fedscore_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +3359,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[31]
+	mi := &file_fedscore_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +3372,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{31}
+	return file_fedscore_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -2673,7 +3390,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_fedscore_proto_msgTypes[32]
+	mi := &file_fedscore_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2685,7 +3402,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[32]
+	mi := &file_fedscore_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2698,7 +3415,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{32}
+	return file_fedscore_proto_rawDescGZIP(), []int{40}
 }
 
 type ListJobsResponse struct {
@@ -2710,7 +3427,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_fedscore_proto_msgTypes[33]
+	mi := &file_fedscore_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2722,7 +3439,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[33]
+	mi := &file_fedscore_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2735,7 +3452,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{33}
+	return file_fedscore_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -2755,7 +3472,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_fedscore_proto_msgTypes[34]
+	mi := &file_fedscore_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +3484,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_fedscore_proto_msgTypes[34]
+	mi := &file_fedscore_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +3497,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_fedscore_proto_rawDescGZIP(), []int{34}
+	return file_fedscore_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CancelJobRequest) GetJobId() string {
@@ -2801,7 +3518,34 @@ var File_fedscore_proto protoreflect.FileDescriptor
 
 const file_fedscore_proto_rawDesc = "" +
 	"\n" +
-	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\x02\n" +
+	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
+	"\x10ResumeJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x92\x01\n" +
+	"\x13VerticalJoinRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12 \n" +
+	"\vcheckpoints\x18\x02 \x03(\x04R\vcheckpoints\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\x04R\x04rows\x12\x18\n" +
+	"\ascoring\x18\x04 \x01(\bR\ascoring\x12\x14\n" +
+	"\x05party\x18\x05 \x01(\tR\x05party\"\xa7\x01\n" +
+	"\x14VerticalJoinResponse\x12\"\n" +
+	"\x03job\x18\x01 \x01(\v2\x10.fedscore.v1.JobR\x03job\x12\x16\n" +
+	"\x06params\x18\x02 \x01(\fR\x06params\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\x04R\x05start\x12\x18\n" +
+	"\asession\x18\x04 \x01(\tR\asession\x12#\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\"\xf8\x01\n" +
+	"\x0eVerticalReport\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1c\n" +
+	"\titeration\x18\x02 \x01(\x04R\titeration\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\x124\n" +
+	"\n" +
+	"validation\x18\x04 \x01(\v2\x14.fedscore.v1.MetricsR\n" +
+	"validation\x12%\n" +
+	"\x0emodel_location\x18\x05 \x01(\tR\rmodelLocation\x12\x14\n" +
+	"\x05tiers\x18\x06 \x01(\fR\x05tiers\x12\x14\n" +
+	"\x05party\x18\a \x01(\tR\x05party\x12\x14\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"=\n" +
+	"\x16VerticalReportResponse\x12#\n" +
+	"\rmodel_version\x18\x01 \x01(\tR\fmodelVersion\"\xd8\x02\n" +
 	"\x0fRegisteredModel\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x15\n" +
 	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x12\n" +
@@ -2810,7 +3554,23 @@ const file_fedscore_proto_rawDesc = "" +
 	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x1a\n" +
 	"\bchampion\x18\x06 \x01(\bR\bchampion\x12\"\n" +
 	"\fparticipants\x18\a \x03(\tR\fparticipants\x12(\n" +
-	"\x04spec\x18\b \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\"\x13\n" +
+	"\x04spec\x18\b \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\x126\n" +
+	"\bvertical\x18\t \x01(\v2\x1a.fedscore.v1.VerticalModelR\bvertical\"\xbd\x02\n" +
+	"\rVerticalModel\x12\x12\n" +
+	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x18\n" +
+	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
+	"\x06helper\x18\x03 \x01(\tR\x06helper\x12#\n" +
+	"\rbank_features\x18\x04 \x03(\tR\fbankFeatures\x12)\n" +
+	"\x10partner_features\x18\x05 \x03(\tR\x0fpartnerFeatures\x12\x16\n" +
+	"\x06params\x18\x06 \x01(\fR\x06params\x12\x1d\n" +
+	"\n" +
+	"bank_model\x18\a \x01(\tR\tbankModel\x12#\n" +
+	"\rpartner_model\x18\b \x01(\tR\fpartnerModel\x12\x1e\n" +
+	"\n" +
+	"iterations\x18\t \x01(\x04R\n" +
+	"iterations\x12\x1a\n" +
+	"\battempts\x18\n" +
+	" \x01(\rR\battempts\"\x13\n" +
 	"\x11ListModelsRequest\"j\n" +
 	"\x12ListModelsResponse\x128\n" +
 	"\bversions\x18\x01 \x03(\v2\x1c.fedscore.v1.RegisteredModelR\bversions\x12\x1a\n" +
@@ -2886,7 +3646,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\bJobEnded\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12+\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x15.fedscore.v1.JobStateR\x05state\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfd\a\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb4\b\n" +
 	"\aJobSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x14\n" +
@@ -2926,7 +3686,30 @@ const file_fedscore_proto_rawDesc = "" +
 	"propensity\x18\x1f \x01(\bR\n" +
 	"propensity\x12#\n" +
 	"\rscore_version\x18  \x01(\tR\fscoreVersion\x12\x18\n" +
-	"\areasons\x18! \x01(\rR\areasons\"4\n" +
+	"\areasons\x18! \x01(\rR\areasons\x125\n" +
+	"\bvertical\x18\" \x01(\v2\x19.fedscore.v1.VerticalSpecR\bvertical\"\xbc\x01\n" +
+	"\fVerticalSpec\x12\x12\n" +
+	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x18\n" +
+	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
+	"\x06helper\x18\x03 \x01(\tR\x06helper\x12#\n" +
+	"\rbank_features\x18\x04 \x03(\tR\fbankFeatures\x12)\n" +
+	"\x10partner_features\x18\x05 \x03(\tR\x0fpartnerFeatures\x12\x16\n" +
+	"\x06params\x18\x06 \x01(\fR\x06params\"\xa7\x02\n" +
+	"\x10VerticalProgress\x12\x1c\n" +
+	"\titeration\x18\x01 \x01(\x04R\titeration\x12\x1e\n" +
+	"\n" +
+	"iterations\x18\x02 \x01(\x04R\n" +
+	"iterations\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\rR\aattempt\x12\x14\n" +
+	"\x05start\x18\x04 \x01(\x04R\x05start\x12\x16\n" +
+	"\x06joined\x18\x05 \x03(\tR\x06joined\x12!\n" +
+	"\ffailed_party\x18\x06 \x01(\tR\vfailedParty\x12\x1d\n" +
+	"\n" +
+	"bank_model\x18\a \x01(\tR\tbankModel\x12#\n" +
+	"\rpartner_model\x18\b \x01(\tR\fpartnerModel\x12\x12\n" +
+	"\x04done\x18\t \x03(\tR\x04done\x12\x12\n" +
+	"\x04rows\x18\n" +
+	" \x01(\x04R\x04rows\"4\n" +
 	"\fStandardizer\x12\x12\n" +
 	"\x04mean\x18\x01 \x03(\x01R\x04mean\x12\x10\n" +
 	"\x03std\x18\x02 \x03(\x01R\x03std\"\xe0\x01\n" +
@@ -2988,7 +3771,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x03len\x18\x02 \x01(\rR\x03len\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\bR\x05count\x12\x12\n" +
 	"\x04clip\x18\x04 \x01(\x01R\x04clip\x12\x1b\n" +
-	"\tfrac_bits\x18\x05 \x01(\rR\bfracBits\"\xb9\x04\n" +
+	"\tfrac_bits\x18\x05 \x01(\rR\bfracBits\"\xf4\x04\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\x12+\n" +
@@ -3007,7 +3790,8 @@ const file_fedscore_proto_rawDesc = "" +
 	"checkpoint\x12\x16\n" +
 	"\x06cohort\x18\r \x03(\tR\x06cohort\x12\x1a\n" +
 	"\banswered\x18\x0e \x01(\rR\banswered\x12!\n" +
-	"\fsubmitted_by\x18\x0f \x01(\tR\vsubmittedBy\"<\n" +
+	"\fsubmitted_by\x18\x0f \x01(\tR\vsubmittedBy\x129\n" +
+	"\bvertical\x18\x10 \x01(\v2\x1d.fedscore.v1.VerticalProgressR\bvertical\"<\n" +
 	"\x10SubmitJobRequest\x12(\n" +
 	"\x04spec\x18\x01 \x01(\v2\x14.fedscore.v1.JobSpecR\x04spec\"&\n" +
 	"\rGetJobRequest\x12\x15\n" +
@@ -3034,14 +3818,18 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x13JOB_STATE_CANCELLED\x10\x052]\n" +
 	"\n" +
 	"Federation\x12O\n" +
-	"\aConnect\x12\x1f.fedscore.v1.ParticipantMessage\x1a\x1f.fedscore.v1.CoordinatorMessage(\x010\x012\xfb\x02\n" +
+	"\aConnect\x12\x1f.fedscore.v1.ParticipantMessage\x1a\x1f.fedscore.v1.CoordinatorMessage(\x010\x012\xb9\x03\n" +
 	"\x04Jobs\x12<\n" +
 	"\tSubmitJob\x12\x1d.fedscore.v1.SubmitJobRequest\x1a\x10.fedscore.v1.Job\x126\n" +
 	"\x06GetJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job\x12G\n" +
 	"\bListJobs\x12\x1c.fedscore.v1.ListJobsRequest\x1a\x1d.fedscore.v1.ListJobsResponse\x12:\n" +
 	"\bWatchJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job0\x01\x12<\n" +
 	"\tCancelJob\x12\x1d.fedscore.v1.CancelJobRequest\x1a\x10.fedscore.v1.Job\x12:\n" +
-	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model2\xd7\x02\n" +
+	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model\x12<\n" +
+	"\tResumeJob\x12\x1d.fedscore.v1.ResumeJobRequest\x1a\x10.fedscore.v1.Job2\xa3\x01\n" +
+	"\bVertical\x12K\n" +
+	"\x04Join\x12 .fedscore.v1.VerticalJoinRequest\x1a!.fedscore.v1.VerticalJoinResponse\x12J\n" +
+	"\x06Report\x12\x1b.fedscore.v1.VerticalReport\x1a#.fedscore.v1.VerticalReportResponse2\xd7\x02\n" +
 	"\bRegistry\x12M\n" +
 	"\n" +
 	"ListModels\x12\x1e.fedscore.v1.ListModelsRequest\x1a\x1f.fedscore.v1.ListModelsResponse\x12Z\n" +
@@ -3069,114 +3857,133 @@ func file_fedscore_proto_rawDescGZIP() []byte {
 }
 
 var file_fedscore_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_fedscore_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_fedscore_proto_goTypes = []any{
 	(SecAggStep)(0),                   // 0: fedscore.v1.SecAggStep
 	(JobState)(0),                     // 1: fedscore.v1.JobState
-	(*RegisteredModel)(nil),           // 2: fedscore.v1.RegisteredModel
-	(*ListModelsRequest)(nil),         // 3: fedscore.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),        // 4: fedscore.v1.ListModelsResponse
-	(*GetRegisteredModelRequest)(nil), // 5: fedscore.v1.GetRegisteredModelRequest
-	(*PromoteModelRequest)(nil),       // 6: fedscore.v1.PromoteModelRequest
-	(*RollbackModelRequest)(nil),      // 7: fedscore.v1.RollbackModelRequest
-	(*RelayEnvelope)(nil),             // 8: fedscore.v1.RelayEnvelope
-	(*ConsoleLoginRequest)(nil),       // 9: fedscore.v1.ConsoleLoginRequest
-	(*ConsoleLoginResponse)(nil),      // 10: fedscore.v1.ConsoleLoginResponse
-	(*RevokeIdentityRequest)(nil),     // 11: fedscore.v1.RevokeIdentityRequest
-	(*RevokeIdentityResponse)(nil),    // 12: fedscore.v1.RevokeIdentityResponse
-	(*ListParticipantsRequest)(nil),   // 13: fedscore.v1.ListParticipantsRequest
-	(*ParticipantInfo)(nil),           // 14: fedscore.v1.ParticipantInfo
-	(*ListParticipantsResponse)(nil),  // 15: fedscore.v1.ListParticipantsResponse
-	(*ParticipantMessage)(nil),        // 16: fedscore.v1.ParticipantMessage
-	(*Hello)(nil),                     // 17: fedscore.v1.Hello
-	(*CoordinatorMessage)(nil),        // 18: fedscore.v1.CoordinatorMessage
-	(*Welcome)(nil),                   // 19: fedscore.v1.Welcome
-	(*Task)(nil),                      // 20: fedscore.v1.Task
-	(*TaskResult)(nil),                // 21: fedscore.v1.TaskResult
-	(*JobEnded)(nil),                  // 22: fedscore.v1.JobEnded
-	(*JobSpec)(nil),                   // 23: fedscore.v1.JobSpec
-	(*Standardizer)(nil),              // 24: fedscore.v1.Standardizer
-	(*Metrics)(nil),                   // 25: fedscore.v1.Metrics
-	(*RoundMetrics)(nil),              // 26: fedscore.v1.RoundMetrics
-	(*Model)(nil),                     // 27: fedscore.v1.Model
-	(*Checkpoint)(nil),                // 28: fedscore.v1.Checkpoint
-	(*Collection)(nil),                // 29: fedscore.v1.Collection
-	(*Segment)(nil),                   // 30: fedscore.v1.Segment
-	(*Job)(nil),                       // 31: fedscore.v1.Job
-	(*SubmitJobRequest)(nil),          // 32: fedscore.v1.SubmitJobRequest
-	(*GetJobRequest)(nil),             // 33: fedscore.v1.GetJobRequest
-	(*ListJobsRequest)(nil),           // 34: fedscore.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),          // 35: fedscore.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),          // 36: fedscore.v1.CancelJobRequest
-	(*timestamppb.Timestamp)(nil),     // 37: google.protobuf.Timestamp
+	(*ResumeJobRequest)(nil),          // 2: fedscore.v1.ResumeJobRequest
+	(*VerticalJoinRequest)(nil),       // 3: fedscore.v1.VerticalJoinRequest
+	(*VerticalJoinResponse)(nil),      // 4: fedscore.v1.VerticalJoinResponse
+	(*VerticalReport)(nil),            // 5: fedscore.v1.VerticalReport
+	(*VerticalReportResponse)(nil),    // 6: fedscore.v1.VerticalReportResponse
+	(*RegisteredModel)(nil),           // 7: fedscore.v1.RegisteredModel
+	(*VerticalModel)(nil),             // 8: fedscore.v1.VerticalModel
+	(*ListModelsRequest)(nil),         // 9: fedscore.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),        // 10: fedscore.v1.ListModelsResponse
+	(*GetRegisteredModelRequest)(nil), // 11: fedscore.v1.GetRegisteredModelRequest
+	(*PromoteModelRequest)(nil),       // 12: fedscore.v1.PromoteModelRequest
+	(*RollbackModelRequest)(nil),      // 13: fedscore.v1.RollbackModelRequest
+	(*RelayEnvelope)(nil),             // 14: fedscore.v1.RelayEnvelope
+	(*ConsoleLoginRequest)(nil),       // 15: fedscore.v1.ConsoleLoginRequest
+	(*ConsoleLoginResponse)(nil),      // 16: fedscore.v1.ConsoleLoginResponse
+	(*RevokeIdentityRequest)(nil),     // 17: fedscore.v1.RevokeIdentityRequest
+	(*RevokeIdentityResponse)(nil),    // 18: fedscore.v1.RevokeIdentityResponse
+	(*ListParticipantsRequest)(nil),   // 19: fedscore.v1.ListParticipantsRequest
+	(*ParticipantInfo)(nil),           // 20: fedscore.v1.ParticipantInfo
+	(*ListParticipantsResponse)(nil),  // 21: fedscore.v1.ListParticipantsResponse
+	(*ParticipantMessage)(nil),        // 22: fedscore.v1.ParticipantMessage
+	(*Hello)(nil),                     // 23: fedscore.v1.Hello
+	(*CoordinatorMessage)(nil),        // 24: fedscore.v1.CoordinatorMessage
+	(*Welcome)(nil),                   // 25: fedscore.v1.Welcome
+	(*Task)(nil),                      // 26: fedscore.v1.Task
+	(*TaskResult)(nil),                // 27: fedscore.v1.TaskResult
+	(*JobEnded)(nil),                  // 28: fedscore.v1.JobEnded
+	(*JobSpec)(nil),                   // 29: fedscore.v1.JobSpec
+	(*VerticalSpec)(nil),              // 30: fedscore.v1.VerticalSpec
+	(*VerticalProgress)(nil),          // 31: fedscore.v1.VerticalProgress
+	(*Standardizer)(nil),              // 32: fedscore.v1.Standardizer
+	(*Metrics)(nil),                   // 33: fedscore.v1.Metrics
+	(*RoundMetrics)(nil),              // 34: fedscore.v1.RoundMetrics
+	(*Model)(nil),                     // 35: fedscore.v1.Model
+	(*Checkpoint)(nil),                // 36: fedscore.v1.Checkpoint
+	(*Collection)(nil),                // 37: fedscore.v1.Collection
+	(*Segment)(nil),                   // 38: fedscore.v1.Segment
+	(*Job)(nil),                       // 39: fedscore.v1.Job
+	(*SubmitJobRequest)(nil),          // 40: fedscore.v1.SubmitJobRequest
+	(*GetJobRequest)(nil),             // 41: fedscore.v1.GetJobRequest
+	(*ListJobsRequest)(nil),           // 42: fedscore.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),          // 43: fedscore.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),          // 44: fedscore.v1.CancelJobRequest
+	(*timestamppb.Timestamp)(nil),     // 45: google.protobuf.Timestamp
 }
 var file_fedscore_proto_depIdxs = []int32{
-	27, // 0: fedscore.v1.RegisteredModel.model:type_name -> fedscore.v1.Model
-	37, // 1: fedscore.v1.RegisteredModel.created:type_name -> google.protobuf.Timestamp
-	23, // 2: fedscore.v1.RegisteredModel.spec:type_name -> fedscore.v1.JobSpec
-	2,  // 3: fedscore.v1.ListModelsResponse.versions:type_name -> fedscore.v1.RegisteredModel
-	37, // 4: fedscore.v1.ConsoleLoginResponse.expires:type_name -> google.protobuf.Timestamp
-	37, // 5: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
-	14, // 6: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
-	17, // 7: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
-	21, // 8: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
-	19, // 9: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
-	20, // 10: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
-	22, // 11: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
-	23, // 12: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
-	0,  // 13: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
-	0,  // 14: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
-	1,  // 15: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
-	25, // 16: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
-	24, // 17: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
-	25, // 18: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
-	29, // 19: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
-	30, // 20: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
-	23, // 21: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
-	1,  // 22: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
-	37, // 23: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
-	37, // 24: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
-	37, // 25: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
-	26, // 26: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
-	27, // 27: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
-	28, // 28: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
-	23, // 29: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
-	31, // 30: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	16, // 31: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	32, // 32: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	33, // 33: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	34, // 34: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	33, // 35: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	36, // 36: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	33, // 37: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	3,  // 38: fedscore.v1.Registry.ListModels:input_type -> fedscore.v1.ListModelsRequest
-	5,  // 39: fedscore.v1.Registry.GetRegisteredModel:input_type -> fedscore.v1.GetRegisteredModelRequest
-	6,  // 40: fedscore.v1.Registry.PromoteModel:input_type -> fedscore.v1.PromoteModelRequest
-	7,  // 41: fedscore.v1.Registry.RollbackModel:input_type -> fedscore.v1.RollbackModelRequest
-	8,  // 42: fedscore.v1.Relay.Exchange:input_type -> fedscore.v1.RelayEnvelope
-	9,  // 43: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
-	11, // 44: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
-	13, // 45: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
-	18, // 46: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	31, // 47: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	31, // 48: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	35, // 49: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	31, // 50: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	31, // 51: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	27, // 52: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	4,  // 53: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
-	2,  // 54: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
-	2,  // 55: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
-	2,  // 56: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
-	8,  // 57: fedscore.v1.Relay.Exchange:output_type -> fedscore.v1.RelayEnvelope
-	10, // 58: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
-	12, // 59: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
-	15, // 60: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
-	46, // [46:61] is the sub-list for method output_type
-	31, // [31:46] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	39, // 0: fedscore.v1.VerticalJoinResponse.job:type_name -> fedscore.v1.Job
+	33, // 1: fedscore.v1.VerticalReport.validation:type_name -> fedscore.v1.Metrics
+	35, // 2: fedscore.v1.RegisteredModel.model:type_name -> fedscore.v1.Model
+	45, // 3: fedscore.v1.RegisteredModel.created:type_name -> google.protobuf.Timestamp
+	29, // 4: fedscore.v1.RegisteredModel.spec:type_name -> fedscore.v1.JobSpec
+	8,  // 5: fedscore.v1.RegisteredModel.vertical:type_name -> fedscore.v1.VerticalModel
+	7,  // 6: fedscore.v1.ListModelsResponse.versions:type_name -> fedscore.v1.RegisteredModel
+	45, // 7: fedscore.v1.ConsoleLoginResponse.expires:type_name -> google.protobuf.Timestamp
+	45, // 8: fedscore.v1.ParticipantInfo.last_seen:type_name -> google.protobuf.Timestamp
+	20, // 9: fedscore.v1.ListParticipantsResponse.participants:type_name -> fedscore.v1.ParticipantInfo
+	23, // 10: fedscore.v1.ParticipantMessage.hello:type_name -> fedscore.v1.Hello
+	27, // 11: fedscore.v1.ParticipantMessage.result:type_name -> fedscore.v1.TaskResult
+	25, // 12: fedscore.v1.CoordinatorMessage.welcome:type_name -> fedscore.v1.Welcome
+	26, // 13: fedscore.v1.CoordinatorMessage.task:type_name -> fedscore.v1.Task
+	28, // 14: fedscore.v1.CoordinatorMessage.job_ended:type_name -> fedscore.v1.JobEnded
+	29, // 15: fedscore.v1.Task.spec:type_name -> fedscore.v1.JobSpec
+	0,  // 16: fedscore.v1.Task.secagg_step:type_name -> fedscore.v1.SecAggStep
+	0,  // 17: fedscore.v1.TaskResult.secagg_step:type_name -> fedscore.v1.SecAggStep
+	1,  // 18: fedscore.v1.JobEnded.state:type_name -> fedscore.v1.JobState
+	30, // 19: fedscore.v1.JobSpec.vertical:type_name -> fedscore.v1.VerticalSpec
+	33, // 20: fedscore.v1.RoundMetrics.validation:type_name -> fedscore.v1.Metrics
+	32, // 21: fedscore.v1.Model.scaler:type_name -> fedscore.v1.Standardizer
+	33, // 22: fedscore.v1.Model.validation:type_name -> fedscore.v1.Metrics
+	37, // 23: fedscore.v1.Checkpoint.current:type_name -> fedscore.v1.Collection
+	38, // 24: fedscore.v1.Collection.segments:type_name -> fedscore.v1.Segment
+	29, // 25: fedscore.v1.Job.spec:type_name -> fedscore.v1.JobSpec
+	1,  // 26: fedscore.v1.Job.state:type_name -> fedscore.v1.JobState
+	45, // 27: fedscore.v1.Job.created:type_name -> google.protobuf.Timestamp
+	45, // 28: fedscore.v1.Job.started:type_name -> google.protobuf.Timestamp
+	45, // 29: fedscore.v1.Job.ended:type_name -> google.protobuf.Timestamp
+	34, // 30: fedscore.v1.Job.rounds:type_name -> fedscore.v1.RoundMetrics
+	35, // 31: fedscore.v1.Job.model:type_name -> fedscore.v1.Model
+	36, // 32: fedscore.v1.Job.checkpoint:type_name -> fedscore.v1.Checkpoint
+	31, // 33: fedscore.v1.Job.vertical:type_name -> fedscore.v1.VerticalProgress
+	29, // 34: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
+	39, // 35: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
+	22, // 36: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
+	40, // 37: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
+	41, // 38: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
+	42, // 39: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
+	41, // 40: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
+	44, // 41: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
+	41, // 42: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
+	2,  // 43: fedscore.v1.Jobs.ResumeJob:input_type -> fedscore.v1.ResumeJobRequest
+	3,  // 44: fedscore.v1.Vertical.Join:input_type -> fedscore.v1.VerticalJoinRequest
+	5,  // 45: fedscore.v1.Vertical.Report:input_type -> fedscore.v1.VerticalReport
+	9,  // 46: fedscore.v1.Registry.ListModels:input_type -> fedscore.v1.ListModelsRequest
+	11, // 47: fedscore.v1.Registry.GetRegisteredModel:input_type -> fedscore.v1.GetRegisteredModelRequest
+	12, // 48: fedscore.v1.Registry.PromoteModel:input_type -> fedscore.v1.PromoteModelRequest
+	13, // 49: fedscore.v1.Registry.RollbackModel:input_type -> fedscore.v1.RollbackModelRequest
+	14, // 50: fedscore.v1.Relay.Exchange:input_type -> fedscore.v1.RelayEnvelope
+	15, // 51: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
+	17, // 52: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
+	19, // 53: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
+	24, // 54: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
+	39, // 55: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
+	39, // 56: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
+	43, // 57: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
+	39, // 58: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
+	39, // 59: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
+	35, // 60: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
+	39, // 61: fedscore.v1.Jobs.ResumeJob:output_type -> fedscore.v1.Job
+	4,  // 62: fedscore.v1.Vertical.Join:output_type -> fedscore.v1.VerticalJoinResponse
+	6,  // 63: fedscore.v1.Vertical.Report:output_type -> fedscore.v1.VerticalReportResponse
+	10, // 64: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
+	7,  // 65: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
+	7,  // 66: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
+	7,  // 67: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
+	14, // 68: fedscore.v1.Relay.Exchange:output_type -> fedscore.v1.RelayEnvelope
+	16, // 69: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
+	18, // 70: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
+	21, // 71: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
+	54, // [54:72] is the sub-list for method output_type
+	36, // [36:54] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_fedscore_proto_init() }
@@ -3184,11 +3991,11 @@ func file_fedscore_proto_init() {
 	if File_fedscore_proto != nil {
 		return
 	}
-	file_fedscore_proto_msgTypes[14].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[20].OneofWrappers = []any{
 		(*ParticipantMessage_Hello)(nil),
 		(*ParticipantMessage_Result)(nil),
 	}
-	file_fedscore_proto_msgTypes[16].OneofWrappers = []any{
+	file_fedscore_proto_msgTypes[22].OneofWrappers = []any{
 		(*CoordinatorMessage_Welcome)(nil),
 		(*CoordinatorMessage_Task)(nil),
 		(*CoordinatorMessage_JobEnded)(nil),
@@ -3199,9 +4006,9 @@ func file_fedscore_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fedscore_proto_rawDesc), len(file_fedscore_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   43,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscore_proto_depIdxs,

@@ -135,6 +135,7 @@ const (
 	Jobs_WatchJob_FullMethodName  = "/fedscore.v1.Jobs/WatchJob"
 	Jobs_CancelJob_FullMethodName = "/fedscore.v1.Jobs/CancelJob"
 	Jobs_GetModel_FullMethodName  = "/fedscore.v1.Jobs/GetModel"
+	Jobs_ResumeJob_FullMethodName = "/fedscore.v1.Jobs/ResumeJob"
 )
 
 // JobsClient is the client API for Jobs service.
@@ -151,6 +152,10 @@ type JobsClient interface {
 	WatchJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Job], error)
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*Job, error)
 	GetModel(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*Model, error)
+	// ResumeJob restarts a failed vertical job from its parties' checkpoints:
+	// the job waits for its parties to join again and continues from the
+	// last iteration both data parties hold.
+	ResumeJob(ctx context.Context, in *ResumeJobRequest, opts ...grpc.CallOption) (*Job, error)
 }
 
 type jobsClient struct {
@@ -230,6 +235,16 @@ func (c *jobsClient) GetModel(ctx context.Context, in *GetJobRequest, opts ...gr
 	return out, nil
 }
 
+func (c *jobsClient) ResumeJob(ctx context.Context, in *ResumeJobRequest, opts ...grpc.CallOption) (*Job, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Job)
+	err := c.cc.Invoke(ctx, Jobs_ResumeJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobsServer is the server API for Jobs service.
 // All implementations must embed UnimplementedJobsServer
 // for forward compatibility.
@@ -244,6 +259,10 @@ type JobsServer interface {
 	WatchJob(*GetJobRequest, grpc.ServerStreamingServer[Job]) error
 	CancelJob(context.Context, *CancelJobRequest) (*Job, error)
 	GetModel(context.Context, *GetJobRequest) (*Model, error)
+	// ResumeJob restarts a failed vertical job from its parties' checkpoints:
+	// the job waits for its parties to join again and continues from the
+	// last iteration both data parties hold.
+	ResumeJob(context.Context, *ResumeJobRequest) (*Job, error)
 	mustEmbedUnimplementedJobsServer()
 }
 
@@ -271,6 +290,9 @@ func (UnimplementedJobsServer) CancelJob(context.Context, *CancelJobRequest) (*J
 }
 func (UnimplementedJobsServer) GetModel(context.Context, *GetJobRequest) (*Model, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetModel not implemented")
+}
+func (UnimplementedJobsServer) ResumeJob(context.Context, *ResumeJobRequest) (*Job, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeJob not implemented")
 }
 func (UnimplementedJobsServer) mustEmbedUnimplementedJobsServer() {}
 func (UnimplementedJobsServer) testEmbeddedByValue()              {}
@@ -394,6 +416,24 @@ func _Jobs_GetModel_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Jobs_ResumeJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobsServer).ResumeJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Jobs_ResumeJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobsServer).ResumeJob(ctx, req.(*ResumeJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Jobs_ServiceDesc is the grpc.ServiceDesc for Jobs service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -421,6 +461,10 @@ var Jobs_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetModel",
 			Handler:    _Jobs_GetModel_Handler,
 		},
+		{
+			MethodName: "ResumeJob",
+			Handler:    _Jobs_ResumeJob_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -429,6 +473,164 @@ var Jobs_ServiceDesc = grpc.ServiceDesc{
 			ServerStreams: true,
 		},
 	},
+	Metadata: "fedscore.proto",
+}
+
+const (
+	Vertical_Join_FullMethodName   = "/fedscore.v1.Vertical/Join"
+	Vertical_Report_FullMethodName = "/fedscore.v1.Vertical/Report"
+)
+
+// VerticalClient is the client API for Vertical service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Vertical is the parties' side of a vertical job (JobSpec.vertical): the
+// bank, the partner and a helper join it, then run secure/vertical's
+// protocol over the Relay in the session named by the job id, and report
+// their progress and the bank's validation metrics here. Only the job's
+// listed identities may call it for that job.
+type VerticalClient interface {
+	// Join waits until both data parties have joined the job's current
+	// attempt and returns what each needs to start: the job (spec), the
+	// protocol parameters and the iteration to start from.
+	Join(ctx context.Context, in *VerticalJoinRequest, opts ...grpc.CallOption) (*VerticalJoinResponse, error)
+	Report(ctx context.Context, in *VerticalReport, opts ...grpc.CallOption) (*VerticalReportResponse, error)
+}
+
+type verticalClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewVerticalClient(cc grpc.ClientConnInterface) VerticalClient {
+	return &verticalClient{cc}
+}
+
+func (c *verticalClient) Join(ctx context.Context, in *VerticalJoinRequest, opts ...grpc.CallOption) (*VerticalJoinResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerticalJoinResponse)
+	err := c.cc.Invoke(ctx, Vertical_Join_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *verticalClient) Report(ctx context.Context, in *VerticalReport, opts ...grpc.CallOption) (*VerticalReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerticalReportResponse)
+	err := c.cc.Invoke(ctx, Vertical_Report_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// VerticalServer is the server API for Vertical service.
+// All implementations must embed UnimplementedVerticalServer
+// for forward compatibility.
+//
+// Vertical is the parties' side of a vertical job (JobSpec.vertical): the
+// bank, the partner and a helper join it, then run secure/vertical's
+// protocol over the Relay in the session named by the job id, and report
+// their progress and the bank's validation metrics here. Only the job's
+// listed identities may call it for that job.
+type VerticalServer interface {
+	// Join waits until both data parties have joined the job's current
+	// attempt and returns what each needs to start: the job (spec), the
+	// protocol parameters and the iteration to start from.
+	Join(context.Context, *VerticalJoinRequest) (*VerticalJoinResponse, error)
+	Report(context.Context, *VerticalReport) (*VerticalReportResponse, error)
+	mustEmbedUnimplementedVerticalServer()
+}
+
+// UnimplementedVerticalServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedVerticalServer struct{}
+
+func (UnimplementedVerticalServer) Join(context.Context, *VerticalJoinRequest) (*VerticalJoinResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedVerticalServer) Report(context.Context, *VerticalReport) (*VerticalReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Report not implemented")
+}
+func (UnimplementedVerticalServer) mustEmbedUnimplementedVerticalServer() {}
+func (UnimplementedVerticalServer) testEmbeddedByValue()                  {}
+
+// UnsafeVerticalServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to VerticalServer will
+// result in compilation errors.
+type UnsafeVerticalServer interface {
+	mustEmbedUnimplementedVerticalServer()
+}
+
+func RegisterVerticalServer(s grpc.ServiceRegistrar, srv VerticalServer) {
+	// If the following call panics, it indicates UnimplementedVerticalServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Vertical_ServiceDesc, srv)
+}
+
+func _Vertical_Join_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerticalJoinRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerticalServer).Join(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vertical_Join_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerticalServer).Join(ctx, req.(*VerticalJoinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Vertical_Report_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerticalReport)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(VerticalServer).Report(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Vertical_Report_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(VerticalServer).Report(ctx, req.(*VerticalReport))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Vertical_ServiceDesc is the grpc.ServiceDesc for Vertical service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Vertical_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "fedscore.v1.Vertical",
+	HandlerType: (*VerticalServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Join",
+			Handler:    _Vertical_Join_Handler,
+		},
+		{
+			MethodName: "Report",
+			Handler:    _Vertical_Report_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "fedscore.proto",
 }
 

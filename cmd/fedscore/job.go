@@ -29,6 +29,7 @@ func runJob(args []string) error {
 		"get":    {"print a job as JSON", jobGet},
 		"list":   {"list jobs", jobList},
 		"cancel": {"cancel a running job", jobCancel},
+		"resume": {"resume a failed vertical job from its parties' checkpoints", jobResume},
 		"model":  {"print a finished job's model as JSON", jobModel},
 		"report": {"evaluate a finished job's model on a local test file, optionally next to a pooled baseline", jobReport},
 		"score":  {"have participants score their customers with a registered model and publish the scores", jobScore},
@@ -93,6 +94,7 @@ func jobSubmit(args []string) error {
 	seed := fs.Uint64("seed", 0, "seed for local splits and shuffling")
 	watch := fs.Bool("watch", false, "follow the job until it ends")
 	plain := fs.Bool("plain-aggregation", false, "turn secure aggregation off (for comparison only)")
+	vf := addVerticalFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -177,6 +179,9 @@ func jobSubmit(args []string) error {
 	}
 	if set["plain-aggregation"] {
 		spec.PlainAggregation = *plain
+	}
+	if err := vf.apply(spec, set); err != nil {
+		return err
 	}
 	jobs, conn, err := dialJobs(cf)
 	if err != nil {
@@ -279,6 +284,10 @@ func (p *progress) update(j *fedscorepb.Job) {
 	spec := j.GetSpec()
 	total := int(spec.GetRounds())
 	done := len(j.GetRounds())
+	if v := j.GetVertical(); v != nil {
+		// A vertical job's rounds are the protocol's iterations.
+		total, done = int(v.GetIterations()), int(v.GetIteration())
+	}
 	var loss, auc string
 	if n := len(j.GetRounds()); n > 0 {
 		r := j.GetRounds()[n-1]
@@ -292,6 +301,10 @@ func (p *progress) update(j *fedscorepb.Job) {
 	}
 	status := fmt.Sprintf("%-9s %-5s round %d/%d  participants %d/%d  %s  %s",
 		stateName(j.GetState()), j.GetPhase(), j.GetRound(), total, j.GetAnswered(), len(j.GetCohort()), loss, auc)
+	if v := j.GetVertical(); v != nil {
+		status = fmt.Sprintf("%-9s %s  iteration %d/%d  attempt %d  joined %s", stateName(j.GetState()), j.GetPhase(),
+			v.GetIteration(), v.GetIterations(), v.GetAttempt(), strings.Join(v.GetJoined(), ","))
+	}
 	if p.tty {
 		width := 24
 		filled := 0
@@ -328,6 +341,16 @@ func printSummary(w io.Writer, j *fedscorepb.Job) {
 		v := r.GetValidation()
 		fmt.Fprintf(w, "  round %2d  participants %d  dropped %d  train_loss %.4f  val_auc %.4f  val_ks %.4f\n",
 			r.GetRound(), len(r.GetParticipants()), len(r.GetDropped()), r.GetTrainLoss(), v.GetAuc(), v.GetKs())
+	}
+	if v := j.GetVertical(); v != nil {
+		fmt.Fprintf(w, "  vertical: iteration %d of %d, attempt %d (from iteration %d)", v.GetIteration(), v.GetIterations(), v.GetAttempt(), v.GetStart())
+		if v.GetFailedParty() != "" {
+			fmt.Fprintf(w, ", dropped: %s", v.GetFailedParty())
+		}
+		fmt.Fprintln(w)
+		if v.GetBankModel() != "" {
+			fmt.Fprintf(w, "  halves of the model (never at the coordinator): %s, %s\n", v.GetBankModel(), v.GetPartnerModel())
+		}
 	}
 	if m := j.GetModel(); m != nil {
 		v := m.GetValidation()
@@ -400,7 +423,11 @@ func jobList(args []string) error {
 		if m := j.GetModel(); m != nil {
 			auc = fmt.Sprintf("%.4f", m.GetValidation().GetAuc())
 		}
-		fmt.Printf("%-34s %-10s %-6s %3d/%-4d %s\n", j.GetId(), stateName(j.GetState()), j.GetPhase(), j.GetRound(), j.GetSpec().GetRounds(), auc)
+		total := uint64(j.GetSpec().GetRounds())
+		if v := j.GetVertical(); v != nil {
+			total = v.GetIterations()
+		}
+		fmt.Printf("%-34s %-10s %-6s %3d/%-4d %s\n", j.GetId(), stateName(j.GetState()), j.GetPhase(), j.GetRound(), total, auc)
 	}
 	return nil
 }

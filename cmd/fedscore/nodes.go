@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -62,6 +63,7 @@ func runCoordinator(args []string) error {
 	scoresPath := fs.String("scores", "", "score store file (bbolt); default: beside the job store")
 	scoresHTTP := fs.String("scores-http", "", "serve the scores HTTP/JSON API (GET /v1/scores/{id}, POST /v1/scores:batchGet) on this address, with the same mutual TLS and roles as gRPC")
 	cf := addConnFlags(fs)
+	kits := fs.String("kits", "", "directory of the provisioned kits, which vertical jobs' parties are checked against (default: the directory holding --kit)")
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +110,12 @@ func runCoordinator(args []string) error {
 		OnRegister: federation.RegisterWithScores(scoreStore, log)}
 	if *httpAddr != "" {
 		cfg.ConsoleLogin = consoleLogin
+	}
+	if *kits == "" && cf.kit != "" {
+		*kits = filepath.Dir(filepath.Clean(cf.kit))
+	}
+	if *kits != "" {
+		cfg.Identities = kitDirectory(*kits)
 	}
 	co, err := coordinator.New(cfg)
 	if err != nil {

@@ -14,12 +14,23 @@ import (
 )
 
 // runVertical runs one party of vertical training through the
-// coordinator's relay. The three parties give the same session, names and
-// parameters file; the data parties give their aligned tables (from
+// coordinator's relay. With --job, the party joins a vertical job a
+// scientist submitted, which names the parties, columns and parameters,
+// and keeps its checkpoints and half of the model in --state. Without it,
+// it runs a bare session: the three parties give the same session, names
+// and parameters file; the data parties give their aligned tables (from
 // fedscore psi), the helper none.
 func runVertical(args []string) error {
-	fs := newFlags("vertical", "vertical --kit DIR --session NAME --role bank|partner|helper --bank NAME --partner NAME --helper NAME --params FILE.json [--data ALIGNED --features A,B [--label COL]] [--out MODEL.json]")
+	if len(args) > 0 && args[0] == "score" {
+		return verticalScore(args[1:])
+	}
+	fs := newFlags("vertical", "vertical --kit DIR --job JOB [--data ALIGNED] [--state DIR]\n"+
+		"       fedscore vertical score --kit DIR --job JOB --data ALIGNED [--id COL]\n"+
+		"       fedscore vertical --kit DIR --session NAME --role bank|partner|helper --bank NAME --partner NAME --helper NAME --params FILE.json [--data ALIGNED --features A,B [--label COL]] [--out MODEL.json]")
 	cf := addConnFlags(fs)
+	job := fs.String("job", "", "join this vertical job (fedscore job submit --model vertical); its spec names the columns and parameters")
+	state := fs.String("state", "", "with --job: where this party keeps its checkpoints and its half of the model (default: KIT/state)")
+	as := fs.String("as", "", "with --job and --insecure: this node's name")
 	session := fs.String("session", "", "a name the three parties share (required)")
 	role := fs.String("role", "", "bank, partner or helper (required)")
 	bank := fs.String("bank", "", "the bank's participant id (required)")
@@ -32,6 +43,14 @@ func runVertical(args []string) error {
 	out := fs.String("out", "", "data parties: write this party's half of the model here")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *job != "" {
+		if *role == "helper" {
+			*data = ""
+		} else if *data == "" {
+			return errors.New("vertical: a data party of a job needs --data, its aligned table")
+		}
+		return runVerticalJob(cf, *job, *data, *state, *as)
 	}
 	if *session == "" || *paramsFile == "" {
 		fs.Usage()

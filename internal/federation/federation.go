@@ -51,6 +51,10 @@ type Options struct {
 	// service and Flight export on its gRPC port); registered models are
 	// registered with it.
 	Scores *scores.Store
+	// Identities are provisioned with the federation's CA beyond the
+	// participants (which always are): the coordinator's directory of
+	// provisioned identities, which vertical jobs are checked against.
+	Identities []pki.Identity
 }
 
 // Federation is a running coordinator with its participants.
@@ -72,6 +76,17 @@ type Federation struct {
 	nodes map[string]*nodeRun
 	log   *slog.Logger
 	files map[string]string
+
+	dirMu       sync.Mutex
+	provisioned map[string]pki.Role
+}
+
+// lookup is the coordinator's directory of provisioned identities.
+func (f *Federation) lookup(name string) (pki.Role, bool) {
+	f.dirMu.Lock()
+	defer f.dirMu.Unlock()
+	r, ok := f.provisioned[name]
+	return r, ok
 }
 
 // Start brings up the coordinator and every participant.
@@ -82,12 +97,19 @@ func Start(o Options) (*Federation, error) {
 	if o.Store == nil {
 		o.Store = store.NewMemory()
 	}
+	f := &Federation{errs: make(chan error, len(o.Participants)+1), provisioned: map[string]pki.Role{}}
+	for _, id := range o.Identities {
+		f.provisioned[id.Name] = id.Role
+	}
+	for id := range o.Participants {
+		f.provisioned[id] = pki.Participant
+	}
 	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit, Metrics: o.Metrics,
-		OnRegister: RegisterWithScores(o.Scores, o.Log)})
+		OnRegister: RegisterWithScores(o.Scores, o.Log), Identities: f.lookup})
 	if err != nil {
 		return nil, err
 	}
-	f := &Federation{Coordinator: co, errs: make(chan error, len(o.Participants)+1)}
+	f.Coordinator = co
 	srvOpts := append(co.ServerOptions(), grpc.MaxRecvMsgSize(scores.MaxPublishMessageBytes))
 	srvOpts = append(srvOpts, o.ServerOptions...)
 	if !o.Insecure {
