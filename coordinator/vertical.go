@@ -68,6 +68,7 @@ type vattempt struct {
 	ended  chan struct{} // closed when the attempt fails or is cancelled
 	params []byte
 	start  uint64
+	bins   uint32             // the bin step's bins, 0 for none
 	cancel context.CancelFunc // the in-process helper's, if any
 	once   sync.Once
 }
@@ -229,6 +230,13 @@ func (co *Coordinator) checkVerticalSpec(in *fedscorepb.JobSpec) (*fedscorepb.Jo
 	}
 	if !(s.ValidationFraction > 0 && s.ValidationFraction <= 0.5) {
 		bad("validation fraction %v outside (0, 0.5]", s.ValidationFraction)
+	}
+	switch v.GetModel() {
+	case "":
+		s.Vertical.Model = program.VerticalScorecard
+	case program.VerticalScorecard, program.VerticalLogistic:
+	default:
+		bad("vertical model %q: want %s or %s", v.GetModel(), program.VerticalScorecard, program.VerticalLogistic)
 	}
 	if len(v.GetParams()) > 0 {
 		var p vertical.Params
@@ -394,6 +402,11 @@ func (co *Coordinator) Join(ctx context.Context, req *fedscorepb.VerticalJoinReq
 	if req.GetScoring() {
 		return co.joinScoring(j, name, role)
 	}
+	if req.GetPrepare() {
+		// The spec only (the parties' columns, the label, the validation
+		// fraction): what a party needs before it can give its bins.
+		return &fedscorepb.VerticalJoinResponse{Job: j}, nil
+	}
 	return vr.join(ctx, name, role, req)
 }
 
@@ -471,7 +484,7 @@ func (vr *verticalRun) join(ctx context.Context, name string, role vertical.Role
 		vr.mu.Unlock()
 		return nil, ctx.Err()
 	}
-	return &fedscorepb.VerticalJoinResponse{Job: vr.snapshot(), Params: att.params, Start: att.start, Session: j.GetId()}, nil
+	return &fedscorepb.VerticalJoinResponse{Job: vr.snapshot(), Params: att.params, Start: att.start, Session: j.GetId(), Bins: att.bins}, nil
 }
 
 // startLocked starts the attempt once both data parties have joined: their
@@ -510,7 +523,22 @@ func (vr *verticalRun) startLocked() error {
 			start = it
 		}
 	}
-	att.params, att.start = pb, start
+	// A scorecard starts with the partner's bin counts unless both sides
+	// kept their fitted binning from an earlier attempt; training
+	// checkpoints only mean something with the bins they were trained on,
+	// so an attempt that bins again trains from the start.
+	var bins uint32
+	if program.VerticalModel(v) == program.VerticalScorecard && !(b.GetBinned() && p.GetBinned()) {
+		bins = p.GetBins()
+		if bins == 0 {
+			return errors.New("the partner gave no bins for the scorecard's bin counts")
+		}
+		if _, err := vertical.NewBinHelper(vertical.BinParams{Job: params.Job, Rows: params.Rows, Bins: int(bins)}, nil, 1); err != nil {
+			return fmt.Errorf("the partner's bins: %w", err)
+		}
+		start = 0
+	}
+	att.params, att.start, att.bins = pb, start, bins
 	j.State = fedscorepb.JobState_JOB_STATE_RUNNING
 	j.Phase = phaseTraining
 	if j.Started == nil {
@@ -524,7 +552,7 @@ func (vr *verticalRun) startLocked() error {
 	if v.GetHelper() == HelperCoordinator {
 		vr.startHelper(att, params)
 	}
-	vr.co.log.Info("vertical attempt started", "job", j.GetId(), "attempt", att.n, "start", start, "iterations", j.Vertical.Iterations)
+	vr.co.log.Info("vertical attempt started", "job", j.GetId(), "attempt", att.n, "start", start, "iterations", j.Vertical.Iterations, "bins", bins)
 	return nil
 }
 
@@ -534,7 +562,7 @@ func (vr *verticalRun) startHelper(att *vattempt, params vertical.Params) {
 	ctx, cancel := context.WithCancel(co.ctx)
 	att.cancel = cancel
 	v := vr.job.GetSpec().GetVertical()
-	cfg := helper.Config{Session: vr.job.GetId(), Self: HelperCoordinator, Bank: v.GetBank(), Partner: v.GetPartner(), Params: params, Start: att.start}
+	cfg := helper.Config{Session: vr.job.GetId(), Self: HelperCoordinator, Bank: v.GetBank(), Partner: v.GetPartner(), Params: params, Start: att.start, Bins: int(att.bins)}
 	co.wg.Add(1)
 	go func() {
 		defer co.wg.Done()

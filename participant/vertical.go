@@ -46,6 +46,16 @@ type VerticalConfig struct {
 	// partner's partial predictions of these rows to the bank, as scoring
 	// does.
 	Validation *vertical.Matrix
+	// Bins, if positive, starts the session with the partner's bin-count
+	// product over that many bins (a scorecard's binning, see
+	// vertical.BinPartner): the bank shares Labels; the partner counts the
+	// bins BinSizes (per feature) to which BinAssign puts each training row,
+	// and Binned turns the counts into the matrices it trains and validates
+	// on (X and Validation are then unused until it returns).
+	Bins      int
+	BinSizes  []int
+	BinAssign [][]int
+	Binned    func(rows, bad []int) (x vertical.Matrix, validation *vertical.Matrix, err error)
 }
 
 // VerticalResult is what a party ends with: its own half of the model.
@@ -173,11 +183,22 @@ func RunVertical(ctx context.Context, conn grpc.ClientConnInterface, c VerticalC
 	}
 	if c.Role == vertical.RoleHelper {
 		n, err := helper.Run(ctx, st, helper.Config{Session: c.Session, Self: c.Helper, Bank: c.Bank, Partner: c.Partner,
-			Params: c.Params, Start: c.Start, Rand: c.Rand})
+			Params: c.Params, Start: c.Start, Rand: c.Rand, Bins: c.Bins})
 		return VerticalResult{Iterations: n}, err
 	}
 	p := newParty(st, c)
 	go p.receive()
+	if c.Bins > 0 {
+		switch c.Role {
+		case vertical.RoleBank:
+			err = p.binBank()
+		case vertical.RolePartner:
+			err = p.binPartner()
+		}
+		if err != nil {
+			return res, fmt.Errorf("participant: vertical bin counts: %w", err)
+		}
+	}
 	switch c.Role {
 	case vertical.RoleBank:
 		res, err = p.bank()
@@ -198,7 +219,7 @@ func RunVertical(ctx context.Context, conn grpc.ClientConnInterface, c VerticalC
 
 func newParty(st helper.Stream, c VerticalConfig) *party {
 	return &party{st: st, c: c, hellos: make(chan *vertical.Hello, 2), matrix: make(chan *vertical.MatrixChunk, 64),
-		deals: make(chan *vertical.Deal, c.Params.Iterations()+1), shares: make(chan *vertical.Share, 64),
+		deals: make(chan *vertical.Deal, c.Params.Iterations()+2), shares: make(chan *vertical.Share, 64),
 		scores: make(chan *vertical.PartialScores, 64), recvErr: make(chan error, 1)}
 }
 
@@ -311,6 +332,97 @@ func (p *party) exchangeMatrices(mp matrixParty, to vertical.Role) error {
 		}
 	}
 	return <-sent
+}
+
+// binParams are the bin-count product's parameters: the training rows of
+// the job, with the counted bins the coordinator passed on.
+func (p *party) binParams() vertical.BinParams {
+	return vertical.BinParams{Job: p.c.Params.Job, Rows: p.c.Params.Rows, Bins: p.c.Bins}
+}
+
+// binBank is the bank's side of the bin-count product: it shares its
+// labels and learns nothing but the number of bins. Its session key comes
+// from crypto/rand, so that c.Rand is left for the training (a seeded
+// Rand then gives the same initial weights with or without binning).
+func (p *party) binBank() error {
+	bb, err := vertical.NewBinBank(p.binParams(), p.c.Labels, nil, 0)
+	if err != nil {
+		return err
+	}
+	if err := p.greet(bb); err != nil {
+		return err
+	}
+	for {
+		c, err := wait(p, p.matrix)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			break
+		}
+		if err := bb.ReceiveMatrix(c); err != nil {
+			return err
+		}
+	}
+	d, err := wait(p, p.deals)
+	if err != nil {
+		return err
+	}
+	if err := bb.ReceiveDeal(d); err != nil {
+		return err
+	}
+	s, err := bb.Send()
+	if err != nil {
+		return err
+	}
+	return p.send(vertical.RolePartner, s, false)
+}
+
+// binPartner is the partner's side: it learns the rows and bad rows of
+// each of its counted bins and hands them to Binned.
+func (p *party) binPartner() error {
+	if p.c.Binned == nil {
+		return errors.New("nothing to take the partner's bin counts")
+	}
+	bp, err := vertical.NewBinPartner(p.binParams(), p.c.BinSizes, p.c.BinAssign, nil, 0)
+	if err != nil {
+		return err
+	}
+	if err := p.greet(bp); err != nil {
+		return err
+	}
+	for {
+		c, err := bp.NextMatrix()
+		if errors.Is(err, io.EOF) {
+			if err := p.send(vertical.RoleBank, nil, true); err != nil {
+				return err
+			}
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := p.send(vertical.RoleBank, c, false); err != nil {
+			return err
+		}
+	}
+	s, err := wait(p, p.shares)
+	if err != nil {
+		return err
+	}
+	if err := bp.Receive(s); err != nil {
+		return err
+	}
+	rows, bad, err := bp.Counts()
+	if err != nil {
+		return err
+	}
+	x, val, err := p.c.Binned(rows, bad)
+	if err != nil {
+		return err
+	}
+	p.c.X, p.c.Validation = x, val
+	return nil
 }
 
 func (p *party) bank() (VerticalResult, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
+	"github.com/fedscore/fedscore/features"
 	"github.com/fedscore/fedscore/models"
 	"github.com/fedscore/fedscore/models/eval"
 	"github.com/fedscore/fedscore/secure/vertical"
@@ -58,17 +59,34 @@ type VerticalJobResult struct {
 	// registered.
 	Validation *fedscorepb.Metrics
 	Version    string
+	// BinRows and BinBad are what the partner learned from the bin-count
+	// product (rows and bad rows of each of its counted bins), when this
+	// attempt ran it; BinGroups gives, per feature of the partner's
+	// pipeline, the counted bin of each of its bins (feature 0's counted
+	// bins come first, and so on).
+	BinRows, BinBad []int
+	BinGroups       [][]int
 }
 
 // VerticalModelFile is a data party's half of a vertical model as kept on
 // its own host: the bank's holds the tiers too. It never leaves the party.
 type VerticalModelFile struct {
-	Job      string                 `json:"job"`
-	Role     string                 `json:"role"`
-	Features []string               `json:"features"`
-	Bank     *vertical.BankModel    `json:"bank,omitempty"`
-	Partner  *vertical.PartnerModel `json:"partner,omitempty"`
-	Tiers    *models.Tiering        `json:"tiers,omitempty"`
+	Job  string `json:"job"`
+	Role string `json:"role"`
+	// Model is "scorecard" or "logistic" (empty in files of before the
+	// scorecard: logistic).
+	Model    string   `json:"model,omitempty"`
+	Features []string `json:"features"`
+	// Pipeline is a scorecard's fitted binning of this party's columns
+	// (plain data): scoring transforms the party's table with it, as
+	// training did, before the half-model sees it.
+	Pipeline *features.Pipeline `json:"pipeline,omitempty"`
+	// Scaling (bank) is the job's points scale: base score at base odds,
+	// points to double the odds; zero fields take models' defaults.
+	Scaling *models.ScorecardConfig `json:"scaling,omitempty"`
+	Bank    *vertical.BankModel     `json:"bank,omitempty"`
+	Partner *vertical.PartnerModel  `json:"partner,omitempty"`
+	Tiers   *models.Tiering         `json:"tiers,omitempty"`
 }
 
 // VerticalStateDir is where a party keeps a vertical job's state.
@@ -160,6 +178,20 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// dropCheckpoints removes the job's checkpoints from dir.
+func dropCheckpoints(dir, job string) error {
+	its, err := checkpoints(dir, job)
+	if err != nil {
+		return err
+	}
+	for _, it := range its {
+		if err := os.Remove(checkpointPath(dir, it)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // saveCheckpoint writes cp and removes all but the latest kept ones.
@@ -257,6 +289,26 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 		}
 		join.Rows = uint64(table.Rows())
 	}
+	// A data party reads the spec first: a scorecard's parties bin their
+	// columns before joining, the partner to give its number of bins.
+	var prep *dataPrep
+	if table != nil {
+		pre, err := client.Join(ctx, &fedscorepb.VerticalJoinRequest{JobId: c.Job, Party: c.Self, Prepare: true})
+		if err != nil {
+			return res, fmt.Errorf("participant: vertical job %s: %w", c.Job, err)
+		}
+		role, err := roleIn(pre.GetJob().GetSpec().GetVertical(), c.Self)
+		if err != nil {
+			return res, err
+		}
+		if prep, err = prepareData(c.Job, c.Data, table, dir, pre.GetJob().GetSpec(), role); err != nil {
+			return res, err
+		}
+		if prep.bins != nil {
+			join.Bins = uint32(prep.bins.total())
+		}
+		join.Binned = prep.pipe != nil && prep.persisted
+	}
 	ans, err := client.Join(ctx, join)
 	if err != nil {
 		return res, fmt.Errorf("participant: joining vertical job %s: %w", c.Job, err)
@@ -272,9 +324,9 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 		return res, err
 	}
 	res.Role, res.Start, res.Iterations = role, ans.GetStart(), params.Iterations()
-	log.Info("joined vertical job", "role", role, "start", ans.GetStart(), "iterations", res.Iterations)
+	log.Info("joined vertical job", "role", role, "start", ans.GetStart(), "iterations", res.Iterations, "bins", ans.GetBins())
 	vc := VerticalConfig{Session: ans.GetSession(), Role: role, Bank: v.GetBank(), Partner: v.GetPartner(), Helper: v.GetHelper(),
-		Params: params, Rand: c.Rand, Start: ans.GetStart()}
+		Params: params, Rand: c.Rand, Start: ans.GetStart(), Bins: int(ans.GetBins())}
 	report := func(r *fedscorepb.VerticalReport) (*fedscorepb.VerticalReportResponse, error) {
 		r.JobId, r.Party = c.Job, c.Self
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -286,7 +338,7 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 		res.Iterations = r.Iterations
 		return res, err
 	}
-	if table == nil {
+	if prep == nil {
 		return res, fmt.Errorf("participant: vertical job %s: the %v needs its aligned table", c.Job, role)
 	}
 	fail := func(err error) (VerticalJobResult, error) {
@@ -297,24 +349,45 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 		}
 		return res, err
 	}
-	schema := datasets.Schema{Features: v.GetPartnerFeatures()}
-	if role == vertical.RoleBank {
-		schema = datasets.Schema{Features: v.GetBankFeatures(), Label: spec.GetLabel()}
+	vc.Labels, vc.X, vc.Validation = prep.ytrain, prep.x, prep.xv
+	yv := prep.yval
+	pipe := prep.pipe
+	if vc.Bins > 0 && prep.bins == nil {
+		// The bank: an attempt that counts the bins again trains from the
+		// start (the coordinator said so), and the checkpoints of an
+		// earlier attempt must not be offered to a later one.
+		if err := dropCheckpoints(dir, c.Job); err != nil {
+			return fail(err)
+		}
 	}
-	frame, err := schema.Frame(table, c.Data)
-	if err != nil {
-		return fail(err)
+	if prep.bins != nil {
+		switch {
+		case vc.Bins > 0:
+			if err := dropCheckpoints(dir, c.Job); err != nil {
+				return fail(err)
+			}
+			pb := prep.bins
+			vc.BinSizes, vc.BinAssign = pb.sizes, pb.assign
+			vc.Binned = func(rows, bad []int) (vertical.Matrix, *vertical.Matrix, error) {
+				p, err := pb.finish(rows, bad)
+				if err != nil {
+					return vertical.Matrix{}, nil, err
+				}
+				// Kept before training starts, so that every checkpoint
+				// of this attempt has the bins it was trained on.
+				if err := savePipeline(dir, p); err != nil {
+					return vertical.Matrix{}, nil, err
+				}
+				pipe = p
+				x, xv, err := prep.transform(p)
+				res.BinRows, res.BinBad, res.BinGroups = rows, bad, pb.group
+				return x, xv, err
+			}
+		case pipe == nil:
+			return fail(fmt.Errorf("participant: vertical job %s: the coordinator skipped the bin counts, but this partner holds no bins in %s", c.Job, dir))
+		}
 	}
-	train, val := program.VerticalSplit(c.Job, table.Rows(), spec.GetValidationFraction())
-	x := matrixOf(frame)
-	vc.X = rowsOf(x, train)
-	xv := rowsOf(x, val)
-	vc.Validation = &xv
-	var yv []float64
-	if role == vertical.RoleBank {
-		vc.Labels, yv = pick(frame.Y, train), pick(frame.Y, val)
-	}
-	if slices.Contains(join.GetCheckpoints(), ans.GetStart()) {
+	if vc.Bins == 0 && slices.Contains(join.GetCheckpoints(), ans.GetStart()) {
 		// Even at iteration 0: the bank's secret initial weights are in it.
 		if vc.Resume, err = loadCheckpoint(dir, ans.GetStart()); err != nil {
 			return fail(err)
@@ -344,11 +417,16 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 	if role == vertical.RoleBank {
 		feats = v.GetBankFeatures()
 	}
+	half := func() VerticalModelFile {
+		return VerticalModelFile{Job: c.Job, Role: role.String(), Model: program.VerticalModel(v), Features: feats, Pipeline: pipe}
+	}
 	vc.Trained = func(r VerticalResult) error {
 		if role != vertical.RolePartner {
 			return nil // the bank saves its half with the tiers, after validation
 		}
-		if err := saveModel(modelPath, VerticalModelFile{Job: c.Job, Role: role.String(), Features: feats, Partner: r.Partner}); err != nil {
+		m := half()
+		m.Partner = r.Partner
+		if err := saveModel(modelPath, m); err != nil {
 			return err
 		}
 		// Before the validation scores go to the bank, so the coordinator
@@ -369,7 +447,10 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 	if err != nil {
 		return fail(err)
 	}
-	if err := saveModel(modelPath, VerticalModelFile{Job: c.Job, Role: role.String(), Features: feats, Bank: r.Bank, Tiers: tiers}); err != nil {
+	m := half()
+	m.Bank, m.Tiers = r.Bank, tiers
+	m.Scaling = &models.ScorecardConfig{BaseScore: spec.GetBaseScore(), BaseOdds: spec.GetBaseOdds(), PDO: spec.GetPdo()}
+	if err := saveModel(modelPath, m); err != nil {
 		return fail(err)
 	}
 	tb, err := json.Marshal(tiers)
@@ -404,6 +485,105 @@ func LoadVerticalModel(path string) (*VerticalModelFile, error) {
 		return nil, fmt.Errorf("participant: %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// dataPrep is a data party's training and validation rows, prepared
+// before it joins.
+type dataPrep struct {
+	train, val   *datasets.Table
+	x            vertical.Matrix
+	xv           *vertical.Matrix
+	ytrain, yval []float64
+	pipe         *features.Pipeline // scorecard: the party's binning, once known
+	persisted    bool               // pipe comes from an earlier attempt
+	bins         *partnerBins       // scorecard partner: its bins before the counts
+}
+
+// transform sets the training and validation matrices to the WOE columns
+// of p.
+func (d *dataPrep) transform(p *features.Pipeline) (vertical.Matrix, *vertical.Matrix, error) {
+	x, err := transformMatrix(p, d.train)
+	if err != nil {
+		return x, nil, err
+	}
+	xv, err := transformMatrix(p, d.val)
+	if err != nil {
+		return x, nil, err
+	}
+	d.x, d.xv = x, &xv
+	return x, &xv, nil
+}
+
+// prepareData splits the party's aligned table into the job's training
+// and validation rows and builds what it trains on: standardised columns
+// (logistic) or, for a scorecard, its binning, fitted now or kept from an
+// earlier attempt (the bank's with its WOE; the partner's without, until
+// the bin counts arrive, unless it kept them).
+func prepareData(job, source string, table *datasets.Table, dir string, spec *fedscorepb.JobSpec, role vertical.Role) (*dataPrep, error) {
+	v := spec.GetVertical()
+	cols := v.GetPartnerFeatures()
+	if role == vertical.RoleBank {
+		cols = v.GetBankFeatures()
+	}
+	trainIdx, valIdx := program.VerticalSplit(job, table.Rows(), spec.GetValidationFraction())
+	d := &dataPrep{}
+	if program.VerticalModel(v) != program.VerticalScorecard {
+		schema := datasets.Schema{Features: cols}
+		if role == vertical.RoleBank {
+			schema.Label = spec.GetLabel()
+		}
+		frame, err := schema.Frame(table, source)
+		if err != nil {
+			return nil, err
+		}
+		x := matrixOf(frame)
+		xv := rowsOf(x, valIdx)
+		d.x, d.xv = rowsOf(x, trainIdx), &xv
+		if role == vertical.RoleBank {
+			d.ytrain, d.yval = pick(frame.Y, trainIdx), pick(frame.Y, valIdx)
+		}
+		return d, nil
+	}
+	d.train, d.val = table.Select(trainIdx), table.Select(valIdx)
+	specs, bc, pc, err := verticalBinning(spec, cols)
+	if err != nil {
+		return nil, err
+	}
+	if d.pipe, err = loadPipeline(dir); err != nil {
+		return nil, err
+	}
+	d.persisted = d.pipe != nil
+	if role == vertical.RoleBank {
+		y, err := features.BinaryLabels(table.Column(spec.GetLabel()), spec.GetPositiveLabel())
+		if err != nil {
+			return nil, fmt.Errorf("participant: %s: label %q: %w", source, spec.GetLabel(), err)
+		}
+		d.ytrain, d.yval = pick(y, trainIdx), pick(y, valIdx)
+		if d.pipe == nil {
+			if d.pipe, err = fitBankPipeline(d.train, d.ytrain, specs, bc, pc); err != nil {
+				return nil, err
+			}
+			if err := savePipeline(dir, d.pipe); err != nil {
+				return nil, err
+			}
+		}
+		if _, _, err := d.transform(d.pipe); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	// The partner always fits its bins' structure, which is cheap and
+	// fixed by its data: the coordinator runs the bin counts again if the
+	// bank lost its binning, and needs their number.
+	if d.bins, err = fitPartnerBins(d.train, specs, bc, pc); err != nil {
+		return nil, err
+	}
+	if d.pipe != nil {
+		if _, _, err := d.transform(d.pipe); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
 // validationMetrics are the bank's figures on its validation rows, and the

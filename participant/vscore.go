@@ -72,18 +72,37 @@ func RunVerticalScore(ctx context.Context, conn grpc.ClientConnInterface, c Vert
 	if err != nil {
 		return res, err
 	}
-	schema := datasets.Schema{Features: mf.Features}
-	if role == vertical.RoleBank {
-		if c.IDColumn == "" {
-			return res, errors.New("participant: the bank publishes scores under an id column: give it")
+	// A scorecard's half transforms the table with the pipeline it was
+	// trained with (missing values and unseen categories take their bins);
+	// a logistic half reads its complete numeric columns.
+	var x vertical.Matrix
+	var ids []string
+	if mf.Pipeline != nil {
+		if x, err = transformMatrix(mf.Pipeline, table); err != nil {
+			return res, fmt.Errorf("participant: %s: %w", c.Data, err)
 		}
-		schema.ID = c.IDColumn
+		if role == vertical.RoleBank {
+			if c.IDColumn == "" {
+				return res, errors.New("participant: the bank publishes scores under an id column: give it")
+			}
+			if ids, err = tableIDs(table, c.IDColumn, c.Data); err != nil {
+				return res, err
+			}
+		}
+	} else {
+		schema := datasets.Schema{Features: mf.Features}
+		if role == vertical.RoleBank {
+			if c.IDColumn == "" {
+				return res, errors.New("participant: the bank publishes scores under an id column: give it")
+			}
+			schema.ID = c.IDColumn
+		}
+		frame, err := schema.Frame(table, c.Data)
+		if err != nil {
+			return res, err
+		}
+		x, ids = matrixOf(frame), frame.IDs
 	}
-	frame, err := schema.Frame(table, c.Data)
-	if err != nil {
-		return res, err
-	}
-	x := matrixOf(frame)
 	res.Rows = x.Rows
 
 	st, err := fedscorepb.NewRelayClient(conn).Exchange(ctx)
@@ -119,7 +138,7 @@ func RunVerticalScore(ctx context.Context, conn grpc.ClientConnInterface, c Vert
 		if reasons == 0 {
 			reasons = int(spec.GetReasons())
 		}
-		rows, err := VerticalScores(mf, x, frame.IDs, ps, PartnerReason(v.GetPartner()), reasons)
+		rows, err := VerticalScores(mf, x, ids, ps, PartnerReason(v.GetPartner()), reasons)
 		if err != nil {
 			return res, err
 		}
@@ -138,13 +157,17 @@ func RunVerticalScore(ctx context.Context, conn grpc.ClientConnInterface, c Vert
 }
 
 // VerticalScores combines the bank's half of the model with the partner's
-// partial scores into one row per customer: PD, points on the default
-// scale (600 at 50:1, 20 to double), the tier cut on the validation rows,
-// and reason codes. A reason is a characteristic that raised the
-// customer's log-odds of default the most above an average customer's
-// (every standardised column is 0 on average): the bank's own columns one
-// by one, and the partner's columns as one code, since the bank only ever
-// sees their sum.
+// partial scores into one row per customer: PD, points on the half's
+// scale (mf.Scaling, the job's base score, base odds and PDO; by default
+// 600 at 50:1, 20 to double), the tier cut on the validation rows, and
+// reason codes. x holds the bank's model inputs: its WOE columns for a
+// scorecard (see RunVerticalScore), its raw columns otherwise. A reason is
+// a characteristic that raised the customer's log-odds of default the most
+// above an average customer's (every column is standardised inside the
+// model, so an average customer's is 0), that is, that cost the customer
+// the most points against the average: the bank's own characteristics one
+// by one, and the partner's characteristics as one code, since the bank
+// only ever sees their sum.
 func VerticalScores(mf *VerticalModelFile, x vertical.Matrix, ids []string, ps *vertical.PartialScores, partnerReason string, reasons int) ([]scores.Row, error) {
 	bm := mf.Bank
 	if len(ids) != x.Rows {
@@ -154,8 +177,23 @@ func VerticalScores(mf *VerticalModelFile, x vertical.Matrix, ids []string, ps *
 	if err != nil {
 		return nil, err
 	}
-	factor := models.DefaultPDO / math.Ln2
-	offset := models.DefaultBaseScore - factor*math.Log(models.DefaultBaseOdds)
+	scale := models.ScorecardConfig{BaseScore: models.DefaultBaseScore, BaseOdds: models.DefaultBaseOdds, PDO: models.DefaultPDO}
+	if s := mf.Scaling; s != nil {
+		if s.BaseScore != 0 {
+			scale.BaseScore = s.BaseScore
+		}
+		if s.BaseOdds != 0 {
+			scale.BaseOdds = s.BaseOdds
+		}
+		if s.PDO != 0 {
+			scale.PDO = s.PDO
+		}
+	}
+	if !(scale.BaseOdds > 0 && scale.PDO > 0) {
+		return nil, fmt.Errorf("participant: points scale %+v: want positive base odds and PDO", scale)
+	}
+	factor := scale.PDO / math.Ln2
+	offset := scale.BaseScore - factor*math.Log(scale.BaseOdds)
 	at := program.ScoredAt()
 	rows := make([]scores.Row, x.Rows)
 	type contrib struct {

@@ -202,7 +202,16 @@ type VerticalJoinRequest struct {
 	Scoring bool `protobuf:"varint,4,opt,name=scoring,proto3" json:"scoring,omitempty"`
 	// party names the caller when the coordinator runs without
 	// authentication; otherwise the certificate does.
-	Party         string `protobuf:"bytes,5,opt,name=party,proto3" json:"party,omitempty"`
+	Party string `protobuf:"bytes,5,opt,name=party,proto3" json:"party,omitempty"`
+	// prepare returns the job at once without joining, so that a party can
+	// prepare before it joins (a scorecard's partner bins its columns to
+	// give bins).
+	Prepare bool `protobuf:"varint,6,opt,name=prepare,proto3" json:"prepare,omitempty"`
+	// Scorecard jobs: bins is the partner's number of counted bins over all
+	// its features (the shape of the bin-count product); binned says the
+	// party holds its fitted binning from an earlier attempt.
+	Bins          uint32 `protobuf:"varint,7,opt,name=bins,proto3" json:"bins,omitempty"`
+	Binned        bool   `protobuf:"varint,8,opt,name=binned,proto3" json:"binned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -272,6 +281,27 @@ func (x *VerticalJoinRequest) GetParty() string {
 	return ""
 }
 
+func (x *VerticalJoinRequest) GetPrepare() bool {
+	if x != nil {
+		return x.Prepare
+	}
+	return false
+}
+
+func (x *VerticalJoinRequest) GetBins() uint32 {
+	if x != nil {
+		return x.Bins
+	}
+	return 0
+}
+
+func (x *VerticalJoinRequest) GetBinned() bool {
+	if x != nil {
+		return x.Binned
+	}
+	return false
+}
+
 type VerticalJoinResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Job   *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
@@ -281,7 +311,10 @@ type VerticalJoinResponse struct {
 	// the relay session to join.
 	Session string `protobuf:"bytes,4,opt,name=session,proto3" json:"session,omitempty"`
 	// scoring: the version the job registered.
-	ModelVersion  string `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	ModelVersion string `protobuf:"bytes,5,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// bins > 0: the attempt starts with the partner's bin-count product over
+	// this many bins (vertical.BinParams), then trains; 0: it trains at once.
+	Bins          uint32 `protobuf:"varint,6,opt,name=bins,proto3" json:"bins,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,6 +382,13 @@ func (x *VerticalJoinResponse) GetModelVersion() string {
 		return x.ModelVersion
 	}
 	return ""
+}
+
+func (x *VerticalJoinResponse) GetBins() uint32 {
+	if x != nil {
+		return x.Bins
+	}
+	return 0
 }
 
 type VerticalReport struct {
@@ -2293,7 +2333,11 @@ type VerticalSpec struct {
 	PartnerFeatures []string `protobuf:"bytes,5,rep,name=partner_features,json=partnerFeatures,proto3" json:"partner_features,omitempty"`
 	// vertical.Params as JSON (epochs, batch size, learning rate...); the
 	// coordinator fills in the job id, the rows and the feature counts.
-	Params        []byte `protobuf:"bytes,6,opt,name=params,proto3" json:"params,omitempty"`
+	Params []byte `protobuf:"bytes,6,opt,name=params,proto3" json:"params,omitempty"`
+	// model: "scorecard" (the default: each side's quantile bins and WOE,
+	// the partner's bad counts by the vertical product) or "logistic"
+	// (standardised columns).
+	Model         string `protobuf:"bytes,7,opt,name=model,proto3" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2368,6 +2412,13 @@ func (x *VerticalSpec) GetParams() []byte {
 		return x.Params
 	}
 	return nil
+}
+
+func (x *VerticalSpec) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
 }
 
 // VerticalProgress is a vertical job's progress.
@@ -3520,19 +3571,23 @@ const file_fedscore_proto_rawDesc = "" +
 	"\n" +
 	"\x0efedscore.proto\x12\vfedscore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n" +
 	"\x10ResumeJobRequest\x12\x15\n" +
-	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\x92\x01\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"\xd8\x01\n" +
 	"\x13VerticalJoinRequest\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12 \n" +
 	"\vcheckpoints\x18\x02 \x03(\x04R\vcheckpoints\x12\x12\n" +
 	"\x04rows\x18\x03 \x01(\x04R\x04rows\x12\x18\n" +
 	"\ascoring\x18\x04 \x01(\bR\ascoring\x12\x14\n" +
-	"\x05party\x18\x05 \x01(\tR\x05party\"\xa7\x01\n" +
+	"\x05party\x18\x05 \x01(\tR\x05party\x12\x18\n" +
+	"\aprepare\x18\x06 \x01(\bR\aprepare\x12\x12\n" +
+	"\x04bins\x18\a \x01(\rR\x04bins\x12\x16\n" +
+	"\x06binned\x18\b \x01(\bR\x06binned\"\xbb\x01\n" +
 	"\x14VerticalJoinResponse\x12\"\n" +
 	"\x03job\x18\x01 \x01(\v2\x10.fedscore.v1.JobR\x03job\x12\x16\n" +
 	"\x06params\x18\x02 \x01(\fR\x06params\x12\x14\n" +
 	"\x05start\x18\x03 \x01(\x04R\x05start\x12\x18\n" +
 	"\asession\x18\x04 \x01(\tR\asession\x12#\n" +
-	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\"\xf8\x01\n" +
+	"\rmodel_version\x18\x05 \x01(\tR\fmodelVersion\x12\x12\n" +
+	"\x04bins\x18\x06 \x01(\rR\x04bins\"\xf8\x01\n" +
 	"\x0eVerticalReport\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1c\n" +
 	"\titeration\x18\x02 \x01(\x04R\titeration\x12\x12\n" +
@@ -3687,14 +3742,15 @@ const file_fedscore_proto_rawDesc = "" +
 	"propensity\x12#\n" +
 	"\rscore_version\x18  \x01(\tR\fscoreVersion\x12\x18\n" +
 	"\areasons\x18! \x01(\rR\areasons\x125\n" +
-	"\bvertical\x18\" \x01(\v2\x19.fedscore.v1.VerticalSpecR\bvertical\"\xbc\x01\n" +
+	"\bvertical\x18\" \x01(\v2\x19.fedscore.v1.VerticalSpecR\bvertical\"\xd2\x01\n" +
 	"\fVerticalSpec\x12\x12\n" +
 	"\x04bank\x18\x01 \x01(\tR\x04bank\x12\x18\n" +
 	"\apartner\x18\x02 \x01(\tR\apartner\x12\x16\n" +
 	"\x06helper\x18\x03 \x01(\tR\x06helper\x12#\n" +
 	"\rbank_features\x18\x04 \x03(\tR\fbankFeatures\x12)\n" +
 	"\x10partner_features\x18\x05 \x03(\tR\x0fpartnerFeatures\x12\x16\n" +
-	"\x06params\x18\x06 \x01(\fR\x06params\"\xa7\x02\n" +
+	"\x06params\x18\x06 \x01(\fR\x06params\x12\x14\n" +
+	"\x05model\x18\a \x01(\tR\x05model\"\xa7\x02\n" +
 	"\x10VerticalProgress\x12\x1c\n" +
 	"\titeration\x18\x01 \x01(\x04R\titeration\x12\x1e\n" +
 	"\n" +

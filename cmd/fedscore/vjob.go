@@ -39,8 +39,8 @@ func kitDirectory(dir string) func(string) (pki.Role, bool) {
 
 // verticalFlags are the vertical part of `job submit`.
 type verticalFlags struct {
-	bank, partner, helper, bankFeatures, partnerFeatures, params *string
-	validation                                                   *float64
+	bank, partner, helper, bankFeatures, partnerFeatures, params, model *string
+	validation                                                          *float64
 }
 
 func addVerticalFlags(fs *flag.FlagSet) verticalFlags {
@@ -51,6 +51,7 @@ func addVerticalFlags(fs *flag.FlagSet) verticalFlags {
 		bankFeatures:    fs.String("bank-features", "", "vertical: the bank's feature columns, comma-separated"),
 		partnerFeatures: fs.String("partner-features", "", "vertical: the partner's feature columns, comma-separated"),
 		params:          fs.String("params", "", "vertical: vertical.Params as JSON (Epochs, BatchSize, LearningRate, Momentum, L2...)"),
+		model:           fs.String("vertical-model", "", "vertical: scorecard (default: each side's quantile bins and WOE, the partner's bad counts by the vertical product; a --spec file's categorical, bin_config, base_score, base_odds and pdo apply) or logistic (standardised columns)"),
 		validation:      fs.Float64("validation-fraction", 0, "vertical: share of the aligned rows kept for the bank's validation metrics (default 0.2)"),
 	}
 }
@@ -59,7 +60,7 @@ func addVerticalFlags(fs *flag.FlagSet) verticalFlags {
 // vertical job when any is.
 func (v verticalFlags) apply(spec *fedscorepb.JobSpec, set map[string]bool) error {
 	any := false
-	for _, n := range []string{"bank", "partner", "helper", "bank-features", "partner-features", "params"} {
+	for _, n := range []string{"bank", "partner", "helper", "bank-features", "partner-features", "params", "vertical-model"} {
 		any = any || set[n]
 	}
 	if !any && spec.GetModel() != "vertical" {
@@ -95,6 +96,9 @@ func (v verticalFlags) apply(spec *fedscorepb.JobSpec, set map[string]bool) erro
 			return fmt.Errorf("params %s: %w", *v.params, err)
 		}
 		vs.Params = b
+	}
+	if set["vertical-model"] {
+		vs.Model = *v.model
 	}
 	if set["validation-fraction"] {
 		spec.ValidationFraction = *v.validation

@@ -31,14 +31,27 @@ type Config struct {
 	Params                       vertical.Params
 	// Start is the iteration the data parties resume from (0 at first).
 	Start uint64
+	// Bins, if positive, makes the session start with the partner's
+	// bin-count product over that many bins (a scorecard's binning,
+	// vertical.BinHelper): the helper deals its one correlation, then the
+	// training's.
+	Bins int
 	// Rand supplies the session key; nil means crypto/rand.
 	Rand io.Reader
 }
 
-// Run deals every iteration's correlations from c.Start on, then closes
-// its side and waits for the relay to close the stream. It returns the
-// number of iterations dealt.
+// Run deals the bin-count product's correlation if c.Bins is set, then
+// every iteration's correlations from c.Start on, then closes its side and
+// waits for the relay to close the stream. It returns the number of
+// iterations dealt.
 func Run(ctx context.Context, st Stream, c Config) (uint64, error) {
+	var bh *vertical.BinHelper
+	if c.Bins > 0 {
+		var err error
+		if bh, err = vertical.NewBinHelper(vertical.BinParams{Job: c.Params.Job, Rows: c.Params.Rows, Bins: c.Bins}, c.Rand, 0); err != nil {
+			return 0, err
+		}
+	}
 	h, err := vertical.NewHelper(vertical.HelperConfig{Params: c.Params, Start: c.Start, Rand: c.Rand})
 	if err != nil {
 		return 0, err
@@ -55,9 +68,14 @@ func Run(ctx context.Context, st Stream, c Config) (uint64, error) {
 		}
 		return st.Send(env)
 	}
-	// The helper only ever receives the two Hellos; after them, a
-	// receive that ends tells it the session is over (or aborted).
-	hellos := make(chan *vertical.Hello, 2)
+	// The helper only ever receives the two Hellos (four with the bin
+	// step); after them, a receive that ends tells it the session is over
+	// (or aborted).
+	want := 2
+	if bh != nil {
+		want = 4
+	}
+	hellos := make(chan *vertical.Hello, want)
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -84,22 +102,42 @@ func Run(ctx context.Context, st Stream, c Config) (uint64, error) {
 			}
 		}
 	}()
-	for _, to := range []string{c.Bank, c.Partner} {
-		if err := send(to, h.Hello()); err != nil {
+	greet := func(hello *vertical.Hello, receive func(*vertical.Hello) error) error {
+		for _, to := range []string{c.Bank, c.Partner} {
+			if err := send(to, hello); err != nil {
+				return err
+			}
+		}
+		for range 2 {
+			select {
+			case m := <-hellos:
+				if err := receive(m); err != nil {
+					return err
+				}
+			case err := <-recvErr:
+				return closed(err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	if bh != nil {
+		// The data parties send their bin-step hellos before their
+		// training ones, and the relay keeps each sender's order.
+		if err := greet(bh.Hello(), bh.ReceiveHello); err != nil {
+			return 0, err
+		}
+		d, err := bh.Deal()
+		if err != nil {
+			return 0, err
+		}
+		if err := send(c.Bank, d); err != nil {
 			return 0, err
 		}
 	}
-	for range 2 {
-		select {
-		case m := <-hellos:
-			if err := h.ReceiveHello(m); err != nil {
-				return 0, err
-			}
-		case err := <-recvErr:
-			return 0, closed(err)
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
+	if err := greet(h.Hello(), h.ReceiveHello); err != nil {
+		return 0, err
 	}
 	var n uint64
 	for {

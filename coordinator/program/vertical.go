@@ -8,6 +8,24 @@ import (
 
 const labelVerticalSplit = "fedscore/vertical/v1 validation"
 
+// What a vertical job trains (VerticalSpec.model): the scorecard (each
+// side's quantile bins and WOE, the partner's bad counts by the vertical
+// bin-count product, then the secret-shared logistic regression on the
+// WOE columns; the default) or the logistic regression on standardised
+// columns.
+const (
+	VerticalScorecard = "scorecard"
+	VerticalLogistic  = "logistic"
+)
+
+// VerticalModel is the model a vertical spec trains, with the default.
+func VerticalModel(v interface{ GetModel() string }) string {
+	if m := v.GetModel(); m != "" {
+		return m
+	}
+	return VerticalScorecard
+}
+
 // VerticalSplitSizes returns how many of n aligned rows a vertical job
 // keeps for validation and how many it trains on.
 func VerticalSplitSizes(n int, fraction float64) (validation, train int) {

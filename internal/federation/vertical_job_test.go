@@ -18,6 +18,7 @@ import (
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
+	"github.com/fedscore/fedscore/features"
 	"github.com/fedscore/fedscore/models/eval"
 	"github.com/fedscore/fedscore/participant"
 	"github.com/fedscore/fedscore/scores"
@@ -77,11 +78,83 @@ func seededReader(seed uint64) *rand.ChaCha8 {
 // and bank randomness). The registry holds lineage and the bank's
 // validation metrics but no weights, and scoring publishes every aligned
 // customer's score, queryable by id.
+//
+// It runs twice. The scorecard (the default) adds missing values on both
+// sides and a String column at the partner, and checks besides that the
+// partner's bin counts from the vertical product equal the plaintext
+// counts, that the resumed attempt reused the first attempt's bins, and
+// that the published scores carry the job's points scale and reason codes.
+// The logistic model ("logistic" in the spec) trains on the raw columns.
 func TestVerticalJobDropResumeScore(t *testing.T) {
+	for _, model := range []string{"scorecard", "logistic"} {
+		t.Run(model, func(t *testing.T) { testVerticalJobDropResumeScore(t, model) })
+	}
+}
+
+// withGaps rewrites the aligned tables for a scorecard: missing values in
+// a bank column and in two partner columns (one with more rows than a
+// counted bin needs, one with fewer, so the product counts it with a
+// neighbour), and a partner column of String categories.
+func withGaps(t *testing.T, bankFile, partnerFile string) {
+	t.Helper()
+	read := func(f string) *datasets.Table {
+		tab, err := datasets.ReadTable(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tab
+	}
+	bt, pt := read(bankFile), read(partnerFile)
+	gap := func(c *datasets.Column, every int) {
+		for i := range c.Float {
+			if i%every == 0 {
+				c.Float[i] = math.NaN()
+			}
+		}
+	}
+	gap(bt.Column("b0"), 31)
+	gap(pt.Column("p0"), 29)
+	gap(pt.Column("p1"), 700)
+	for j, c := range pt.Columns {
+		if c.Name == "p5" {
+			s := make([]string, len(c.Float))
+			for i, v := range c.Float {
+				s[i] = fmt.Sprintf("k%d", int(min(max(math.Floor(1.5*v), -3), 3)))
+			}
+			pt.Columns[j] = &datasets.Column{Name: "p5", Kind: datasets.String, String: s}
+		}
+	}
+	for f, tab := range map[string]*datasets.Table{bankFile: bt, partnerFile: pt} {
+		if err := datasets.WriteParquet(f, tab); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// woeMatrix is a pipeline's WOE columns of the table in file f.
+func woeMatrix(t *testing.T, p *features.Pipeline, f string) (vertical.Matrix, *datasets.Table) {
+	t.Helper()
+	tab, err := datasets.ReadTable(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := p.Transform(tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, c := x.Dims()
+	return vertical.Matrix{Rows: r, Cols: c, Data: x.RawMatrix().Data}, tab
+}
+
+func testVerticalJobDropResumeScore(t *testing.T, model string) {
 	const rows, db, dp = 30000, 4, 6
 	dir := t.TempDir()
 	syn := vertical.NewSynthetic(rows, db, dp, 11)
 	bankFile, partnerFile, ids := verticalTables(t, dir, syn)
+	scorecard := model == "scorecard"
+	if scorecard {
+		withGaps(t, bankFile, partnerFile)
+	}
 
 	st, err := scores.Open(filepath.Join(dir, "scores.db"), nil)
 	if err != nil {
@@ -107,8 +180,15 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 
 	paramsJSON, _ := json.Marshal(vertical.Params{Epochs: 20, Momentum: 0.5})
 	spec := func(bank, partner, helper string) *fedscorepb.JobSpec {
-		return &fedscorepb.JobSpec{Model: "vertical", Label: "default", Vertical: &fedscorepb.VerticalSpec{
+		s := &fedscorepb.JobSpec{Model: "vertical", Label: "default", Vertical: &fedscorepb.VerticalSpec{
 			Bank: bank, Partner: partner, Helper: helper, BankFeatures: names("b", db), PartnerFeatures: names("p", dp), Params: paramsJSON}}
+		if scorecard {
+			// The default model; the points on the job's own scale.
+			s.BaseScore, s.BaseOdds, s.Pdo = 700, 20, 40
+		} else {
+			s.Vertical.Model = "logistic"
+		}
+		return s
 	}
 	// Refusals, each audited: a helper that is a data party, a party that
 	// is not provisioned, a helper provisioned as a participant.
@@ -193,6 +273,10 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 	if pr.err == nil || br.err == nil {
 		t.Fatalf("after the partner's crash: partner %v, bank %v", pr.err, br.err)
 	}
+	firstBins := pr.res // the bin counts the partner learned in attempt 1
+	if scorecard != (len(firstBins.BinRows) > 0) {
+		t.Fatalf("attempt 1 counted %d partner bins", len(firstBins.BinRows))
+	}
 	t.Logf("bank after the partner's crash: %v", br.err)
 	failed, err := fed.Jobs.GetJob(ctx, &fedscorepb.GetJobRequest{JobId: jobID})
 	if err != nil {
@@ -225,6 +309,9 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 	}
 	if br.res.Start == 0 || br.res.Start != pr.res.Start || br.res.Start+1 < killAt {
 		t.Fatalf("resumed from iteration %d (bank) and %d (partner), the partner died after %d", br.res.Start, pr.res.Start, killAt)
+	}
+	if pr.res.BinRows != nil {
+		t.Fatal("the resumed attempt counted the partner's bins again instead of reusing them")
 	}
 	done, err := Watch(ctx, fed.Jobs, jobID, nil)
 	if err != nil {
@@ -263,15 +350,29 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 		}
 		return out
 	}
-	local, err := vertical.RunLocal(vertical.LocalConfig{Params: params, Bank: sub(syn.Bank, train), Labels: labels(train), Partner: sub(syn.Partner, train), Rand: seededReader(5)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	bm, err := participant.LoadVerticalModel(br.res.ModelPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pm, err := participant.LoadVerticalModel(pr.res.ModelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each side's model inputs, as its half of the model transforms them:
+	// the WOE columns of its own pipeline, or the raw columns.
+	xBank, xPartner := syn.Bank, syn.Partner
+	if scorecard {
+		if bm.Pipeline == nil || pm.Pipeline == nil || bm.Model != "scorecard" || pm.Model != "scorecard" {
+			t.Fatalf("scorecard halves without their pipelines: bank %q %v, partner %q %v", bm.Model, bm.Pipeline != nil, pm.Model, pm.Pipeline != nil)
+		}
+		var partnerTable *datasets.Table
+		xBank, _ = woeMatrix(t, bm.Pipeline, bankFile)
+		xPartner, partnerTable = woeMatrix(t, pm.Pipeline, partnerFile)
+		checkPartnerBinCounts(t, pm.Pipeline, partnerTable.Select(train), labels(train), firstBins)
+	} else if bm.Pipeline != nil || pm.Pipeline != nil {
+		t.Fatal("logistic halves with pipelines")
+	}
+	local, err := vertical.RunLocal(vertical.LocalConfig{Params: params, Bank: sub(xBank, train), Labels: labels(train), Partner: sub(xPartner, train), Rand: seededReader(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,8 +382,8 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 
 	// The registry: lineage, the bank's validation metrics (recomputed
 	// here from the uninterrupted model), where the halves are, no weights.
-	lps, _ := local.Partner.PartialScores(sub(syn.Partner, val))
-	lpd, _ := local.Bank.PD(sub(syn.Bank, val), lps)
+	lps, _ := local.Partner.PartialScores(sub(xPartner, val))
+	lpd, _ := local.Bank.PD(sub(xBank, val), lps)
 	wantAUC, _ := eval.AUC(lpd, labels(val))
 	if rm.GetKind() != "vertical" || rm.GetJobId() != jobID || len(rm.GetModel().GetWeights()) != 0 || rm.GetModel().GetIntercept() != 0 ||
 		!strings.HasPrefix(rm.GetVertical().GetBankModel(), "bank:") || !strings.HasPrefix(rm.GetVertical().GetPartnerModel(), "partner-1:") ||
@@ -320,8 +421,14 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 	if err := <-be; err != nil {
 		t.Fatal(err)
 	}
-	aps, _ := local.Partner.PartialScores(syn.Partner)
-	apd, _ := local.Bank.PD(syn.Bank, aps)
+	aps, _ := local.Partner.PartialScores(xPartner)
+	apd, _ := local.Bank.PD(xBank, aps)
+	base, odds, pdo := 600.0, 50.0, 20.0
+	if scorecard {
+		base, odds, pdo = 700, 20, 40
+	}
+	reasonNames := append(names("b", db), participant.PartnerReason("partner-1"))
+	partnerReasons := 0
 	creditConn, err := fed.DialAs(pki.Identity{Name: "credit", Role: pki.Credit})
 	if err != nil {
 		t.Fatal(err)
@@ -345,6 +452,33 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 		if i == worst && len(rec.Reasons) == 0 {
 			t.Fatalf("the riskiest customer %s has no reason codes: %+v", ids[i], rec)
 		}
+		points := base + pdo/math.Ln2*(math.Log(1/apd[i]-1)-math.Log(odds))
+		if math.Abs(rec.Points-points) > 1e-6 {
+			t.Fatalf("points of %s: %v, want %v (%v at %v:1, %v to double)", ids[i], rec.Points, points, base, odds, pdo)
+		}
+		for _, r := range rec.Reasons {
+			if !slices.Contains(reasonNames, r) {
+				t.Fatalf("reason %q of %s is none of %v", r, ids[i], reasonNames)
+			}
+			if r == participant.PartnerReason("partner-1") {
+				partnerReasons++
+			}
+		}
+	}
+	// The partner's columns as one reason, for some of the riskiest.
+	if partnerReasons == 0 {
+		for i := range 200 {
+			rec, err := credit.Get(ctx, ids[i], rm.GetVersion())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(rec.Reasons, participant.PartnerReason("partner-1")) {
+				partnerReasons++
+			}
+		}
+		if partnerReasons == 0 {
+			t.Fatal("no customer of 200 has the partner's reason code")
+		}
 	}
 
 	// Every refusal and the resume are in the audit log.
@@ -361,6 +495,58 @@ func TestVerticalJobDropResumeScore(t *testing.T) {
 			t.Fatalf("audit log lacks %s", want)
 		}
 	}
+}
+
+// checkPartnerBinCounts checks what the partner learned from the bin-count
+// product against the plaintext counts of its pipeline's bins on the
+// training rows (which only a test can compute: it holds the labels and
+// the partner's columns): per counted bin, the rows and the bad rows; and
+// that every bin's counts in the partner's pipeline are those.
+func checkPartnerBinCounts(t *testing.T, p *features.Pipeline, train *datasets.Table, y []float64, got participant.VerticalJobResult) {
+	t.Helper()
+	bins, err := p.Assign(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantRows, wantBad []int
+	merged := false
+	for j, f := range p.Features {
+		groups := got.BinGroups[j]
+		n := slices.Max(groups) + 1
+		r, b := make([]int, n), make([]int, n)
+		binRows := make([]float64, len(f.Bins))
+		binBad := make([]float64, len(f.Bins))
+		for i, k := range bins[j] {
+			r[groups[k]]++
+			b[groups[k]] += int(y[i])
+			binRows[k]++
+			binBad[k] += y[i]
+		}
+		for k, bin := range f.Bins {
+			if math.Abs(bin.Total()-binRows[k]) > 1e-9 {
+				t.Fatalf("feature %s bin %d: the pipeline holds %v rows, the table %v", f.Name, k, bin.Total(), binRows[k])
+			}
+			alone := true
+			for k2 := range f.Bins {
+				alone = alone && (k2 == k || groups[k2] != groups[k] || binRows[k2] == 0)
+			}
+			if alone && bin.Counts[1] != binBad[k] {
+				t.Fatalf("feature %s bin %d: %v bad rows in the pipeline, %v in the plaintext", f.Name, k, bin.Counts[1], binBad[k])
+			}
+			merged = merged || (!alone && binRows[k] > 0)
+		}
+		if f.Name == "p0" && (f.Bins[f.MissingBin()].Total() < vertical.MinBinCount || f.Bins[f.MissingBin()].Counts[1] != binBad[f.MissingBin()]) {
+			t.Fatalf("p0's missing bin: %+v", f.Bins[f.MissingBin()])
+		}
+		wantRows, wantBad = append(wantRows, r...), append(wantBad, b...)
+	}
+	if !slices.Equal(got.BinRows, wantRows) || !slices.Equal(got.BinBad, wantBad) {
+		t.Fatalf("the partner's bin counts from the product differ from the plaintext:\nrows %v\nwant %v\nbad  %v\nwant %v", got.BinRows, wantRows, got.BinBad, wantBad)
+	}
+	if !merged {
+		t.Fatal("no bin too small to count alone (p1's missing values) was counted with a neighbour")
+	}
+	t.Logf("the partner's %d counted bins over %d features equal the plaintext counts (bad %v)", len(wantRows), len(p.Features), wantBad)
 }
 
 // outsiderAs dials as a participant, closed when the test ends.
