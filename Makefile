@@ -30,8 +30,11 @@ proto:
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 	PATH=$(GOBIN):$$PATH protoc -I api/fedscorepb -I /usr/include \
 		--go_out=api/fedscorepb --go_opt=paths=source_relative \
-		--go-grpc_out=api/fedscorepb --go-grpc_opt=paths=source_relative \
 		api/fedscorepb/*.proto
+	PATH=$(GOBIN):$$PATH protoc -I api/fedscorepb -I api/fedscoregrpc -I /usr/include \
+		--go_out=api/fedscoregrpc --go_opt=paths=source_relative \
+		--go-grpc_out=api/fedscoregrpc --go-grpc_opt=paths=source_relative \
+		api/fedscoregrpc/*.proto
 
 # The fault and bad-input suite, as a table of scenarios (make test runs it too).
 faults:

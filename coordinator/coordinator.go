@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/program"
@@ -87,13 +88,13 @@ func (c *Config) validate() error {
 
 // Coordinator serves the Federation and Jobs services.
 type Coordinator struct {
-	fedscorepb.UnimplementedFederationServer
-	fedscorepb.UnimplementedJobsServer
-	fedscorepb.UnimplementedAdminServer
-	fedscorepb.UnimplementedRegistryServer
-	fedscorepb.UnimplementedConsoleServer
-	fedscorepb.UnimplementedRelayServer
-	fedscorepb.UnimplementedVerticalServer
+	fedscoregrpc.UnimplementedFederationServer
+	fedscoregrpc.UnimplementedJobsServer
+	fedscoregrpc.UnimplementedAdminServer
+	fedscoregrpc.UnimplementedRegistryServer
+	fedscoregrpc.UnimplementedConsoleServer
+	fedscoregrpc.UnimplementedRelayServer
+	fedscoregrpc.UnimplementedVerticalServer
 
 	cfg    Config
 	log    *slog.Logger
@@ -183,13 +184,13 @@ func New(c Config) (*Coordinator, error) {
 
 // Register adds the coordinator's services, and the gRPC health service, to s.
 func (co *Coordinator) Register(s *grpc.Server) {
-	fedscorepb.RegisterFederationServer(s, co)
-	fedscorepb.RegisterJobsServer(s, co)
-	fedscorepb.RegisterAdminServer(s, co)
-	fedscorepb.RegisterRegistryServer(s, co)
-	fedscorepb.RegisterConsoleServer(s, co)
-	fedscorepb.RegisterRelayServer(s, co)
-	fedscorepb.RegisterVerticalServer(s, co)
+	fedscoregrpc.RegisterFederationServer(s, co)
+	fedscoregrpc.RegisterJobsServer(s, co)
+	fedscoregrpc.RegisterAdminServer(s, co)
+	fedscoregrpc.RegisterRegistryServer(s, co)
+	fedscoregrpc.RegisterConsoleServer(s, co)
+	fedscoregrpc.RegisterRelayServer(s, co)
+	fedscoregrpc.RegisterVerticalServer(s, co)
 	healthpb.RegisterHealthServer(s, co.health)
 }
 
@@ -204,7 +205,7 @@ func terminal(s fedscorepb.JobState) bool {
 	return s == fedscorepb.JobState_JOB_STATE_SUCCEEDED || s == fedscorepb.JobState_JOB_STATE_FAILED || s == fedscorepb.JobState_JOB_STATE_CANCELLED
 }
 
-// Connect implements fedscorepb.FederationServer: one participant's stream.
+// Connect implements fedscoregrpc.FederationServer: one participant's stream.
 func (co *Coordinator) Connect(stream grpc.BidiStreamingServer[fedscorepb.ParticipantMessage, fedscorepb.CoordinatorMessage]) error {
 	first, err := stream.Recv()
 	if err != nil {
@@ -352,7 +353,7 @@ func (co *Coordinator) connectedIDs() []string {
 	return ids
 }
 
-// SubmitJob implements fedscorepb.JobsServer.
+// SubmitJob implements fedscoregrpc.JobsServer.
 func (co *Coordinator) SubmitJob(ctx context.Context, req *fedscorepb.SubmitJobRequest) (*fedscorepb.Job, error) {
 	if req.GetSpec().GetModel() == ModelVertical {
 		return co.submitVertical(ctx, req.GetSpec())
@@ -396,7 +397,7 @@ func newJobID(now time.Time) string {
 	return "job-" + now.UTC().Format("20060102-150405.000") + "-" + hex.EncodeToString(b[:])
 }
 
-// GetJob implements fedscorepb.JobsServer.
+// GetJob implements fedscoregrpc.JobsServer.
 func (co *Coordinator) GetJob(ctx context.Context, req *fedscorepb.GetJobRequest) (*fedscorepb.Job, error) {
 	return co.job(req.GetJobId())
 }
@@ -422,7 +423,7 @@ func (co *Coordinator) job(id string) (*fedscorepb.Job, error) {
 	return j, nil
 }
 
-// ListJobs implements fedscorepb.JobsServer.
+// ListJobs implements fedscoregrpc.JobsServer.
 func (co *Coordinator) ListJobs(ctx context.Context, _ *fedscorepb.ListJobsRequest) (*fedscorepb.ListJobsResponse, error) {
 	jobs, err := co.cfg.Store.ListJobs()
 	if err != nil {
@@ -442,7 +443,7 @@ func (co *Coordinator) ListJobs(ctx context.Context, _ *fedscorepb.ListJobsReque
 	return &fedscorepb.ListJobsResponse{Jobs: jobs}, nil
 }
 
-// WatchJob implements fedscorepb.JobsServer.
+// WatchJob implements fedscoregrpc.JobsServer.
 func (co *Coordinator) WatchJob(req *fedscorepb.GetJobRequest, stream grpc.ServerStreamingServer[fedscorepb.Job]) error {
 	co.mu.Lock()
 	jr := co.jobs[req.GetJobId()]
@@ -481,7 +482,7 @@ func (co *Coordinator) WatchJob(req *fedscorepb.GetJobRequest, stream grpc.Serve
 	}
 }
 
-// CancelJob implements fedscorepb.JobsServer.
+// CancelJob implements fedscoregrpc.JobsServer.
 func (co *Coordinator) CancelJob(ctx context.Context, req *fedscorepb.CancelJobRequest) (*fedscorepb.Job, error) {
 	co.mu.Lock()
 	jr := co.jobs[req.GetJobId()]
@@ -526,7 +527,7 @@ func (co *Coordinator) CancelJob(ctx context.Context, req *fedscorepb.CancelJobR
 	}
 }
 
-// GetModel implements fedscorepb.JobsServer.
+// GetModel implements fedscoregrpc.JobsServer.
 func (co *Coordinator) GetModel(ctx context.Context, req *fedscorepb.GetJobRequest) (*fedscorepb.Model, error) {
 	j, err := co.job(req.GetJobId())
 	if err != nil {
@@ -604,7 +605,7 @@ func (co *Coordinator) audit(r audit.Record) {
 // consult it so a revoked certificate is refused before any call.
 func (co *Coordinator) IsRevoked(name string) bool { return co.guard.isRevoked(name) }
 
-// RevokeIdentity implements fedscorepb.AdminServer.
+// RevokeIdentity implements fedscoregrpc.AdminServer.
 func (co *Coordinator) RevokeIdentity(ctx context.Context, req *fedscorepb.RevokeIdentityRequest) (*fedscorepb.RevokeIdentityResponse, error) {
 	who, _ := IdentityFrom(ctx)
 	name := req.GetName()
@@ -638,7 +639,7 @@ func (co *Coordinator) RevokeIdentity(ctx context.Context, req *fedscorepb.Revok
 	return out, nil
 }
 
-// ListParticipants implements fedscorepb.AdminServer.
+// ListParticipants implements fedscoregrpc.AdminServer.
 func (co *Coordinator) ListParticipants(context.Context, *fedscorepb.ListParticipantsRequest) (*fedscorepb.ListParticipantsResponse, error) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
@@ -663,7 +664,7 @@ func payload(res *fedscorepb.TaskResult) []byte {
 	return res.GetGathered()
 }
 
-// Login implements fedscorepb.ConsoleServer: a ten-minute, one-time link
+// Login implements fedscoregrpc.ConsoleServer: a ten-minute, one-time link
 // for the caller's own identity.
 func (co *Coordinator) Login(ctx context.Context, _ *fedscorepb.ConsoleLoginRequest) (*fedscorepb.ConsoleLoginResponse, error) {
 	if co.cfg.ConsoleLogin == nil {

@@ -21,7 +21,7 @@ func registryError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// ListModels implements fedscorepb.RegistryServer.
+// ListModels implements fedscoregrpc.RegistryServer.
 func (co *Coordinator) ListModels(context.Context, *fedscorepb.ListModelsRequest) (*fedscorepb.ListModelsResponse, error) {
 	ms, champion, err := co.cfg.Store.Models()
 	if err != nil {
@@ -30,7 +30,7 @@ func (co *Coordinator) ListModels(context.Context, *fedscorepb.ListModelsRequest
 	return &fedscorepb.ListModelsResponse{Versions: ms, Champion: champion}, nil
 }
 
-// GetRegisteredModel implements fedscorepb.RegistryServer.
+// GetRegisteredModel implements fedscoregrpc.RegistryServer.
 func (co *Coordinator) GetRegisteredModel(ctx context.Context, req *fedscorepb.GetRegisteredModelRequest) (*fedscorepb.RegisteredModel, error) {
 	m, err := co.cfg.Store.Model(req.GetVersion())
 	if err != nil {
@@ -39,7 +39,7 @@ func (co *Coordinator) GetRegisteredModel(ctx context.Context, req *fedscorepb.G
 	return m, nil
 }
 
-// PromoteModel implements fedscorepb.RegistryServer.
+// PromoteModel implements fedscoregrpc.RegistryServer.
 func (co *Coordinator) PromoteModel(ctx context.Context, req *fedscorepb.PromoteModelRequest) (*fedscorepb.RegisteredModel, error) {
 	who, _ := IdentityFrom(ctx)
 	m, err := co.cfg.Store.Promote(req.GetVersion())
@@ -52,7 +52,7 @@ func (co *Coordinator) PromoteModel(ctx context.Context, req *fedscorepb.Promote
 	return m, nil
 }
 
-// RollbackModel implements fedscorepb.RegistryServer.
+// RollbackModel implements fedscoregrpc.RegistryServer.
 func (co *Coordinator) RollbackModel(ctx context.Context, _ *fedscorepb.RollbackModelRequest) (*fedscorepb.RegisteredModel, error) {
 	who, _ := IdentityFrom(ctx)
 	m, err := co.cfg.Store.Rollback()

@@ -121,7 +121,7 @@ func (co *Coordinator) forward(ctx context.Context, session, me string, env *fed
 	}
 }
 
-// Exchange implements fedscorepb.RelayServer.
+// Exchange implements fedscoregrpc.RelayServer.
 func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.RelayEnvelope, fedscorepb.RelayEnvelope]) error {
 	who, _ := IdentityFrom(stream.Context())
 	first, err := stream.Recv()

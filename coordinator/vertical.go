@@ -388,7 +388,7 @@ func (co *Coordinator) relayLeft(session, party string, attempt uint32, err erro
 	vr.fail(party, fmt.Sprintf("%s dropped out of the relay session after iteration %d, the last the bank reported (%v); the parties keep their checkpoints: resume with `fedscore job resume %s`", party, it, err, session))
 }
 
-// Join implements fedscorepb.VerticalServer.
+// Join implements fedscoregrpc.VerticalServer.
 func (co *Coordinator) Join(ctx context.Context, req *fedscorepb.VerticalJoinRequest) (*fedscorepb.VerticalJoinResponse, error) {
 	vr := co.vjob(req.GetJobId())
 	if vr == nil {
@@ -581,7 +581,7 @@ func (vr *verticalRun) startHelper(att *vattempt, params vertical.Params) {
 	}()
 }
 
-// Report implements fedscorepb.VerticalServer.
+// Report implements fedscoregrpc.VerticalServer.
 func (co *Coordinator) Report(ctx context.Context, req *fedscorepb.VerticalReport) (*fedscorepb.VerticalReportResponse, error) {
 	vr := co.vjob(req.GetJobId())
 	if vr == nil {
@@ -680,7 +680,7 @@ func (vr *verticalRun) completeLocked(req *fedscorepb.VerticalReport) (*fedscore
 	return rm, nil
 }
 
-// ResumeJob implements fedscorepb.JobsServer.
+// ResumeJob implements fedscoregrpc.JobsServer.
 func (co *Coordinator) ResumeJob(ctx context.Context, req *fedscorepb.ResumeJobRequest) (*fedscorepb.Job, error) {
 	who, _ := IdentityFrom(ctx)
 	vr := co.vjob(req.GetJobId())

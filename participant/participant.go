@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/coordinator/round"
@@ -150,7 +151,7 @@ func (n *Node) serve(ctx context.Context) error {
 	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
+	stream, err := fedscoregrpc.NewFederationClient(conn).Connect(ctx)
 	if err != nil {
 		return err
 	}

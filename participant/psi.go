@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/secure/psi"
 	"google.golang.org/grpc"
@@ -82,7 +83,7 @@ func RunPSI(ctx context.Context, conn grpc.ClientConnInterface, c PSIConfig, ids
 	var none psi.Intersection
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := fedscorepb.NewRelayClient(conn).Exchange(ctx)
+	st, err := fedscoregrpc.NewRelayClient(conn).Exchange(ctx)
 	if err != nil {
 		return none, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/helper"
 	"github.com/fedscore/fedscore/secure/vertical"
@@ -177,7 +178,7 @@ func RunVertical(ctx context.Context, conn grpc.ClientConnInterface, c VerticalC
 	var res VerticalResult
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := fedscorepb.NewRelayClient(conn).Exchange(ctx)
+	st, err := fedscoregrpc.NewRelayClient(conn).Exchange(ctx)
 	if err != nil {
 		return res, err
 	}

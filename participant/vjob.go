@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
@@ -268,7 +269,7 @@ func RunVerticalJob(ctx context.Context, conn grpc.ClientConnInterface, c Vertic
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("job", c.Job, "party", c.Self)
-	client := fedscorepb.NewVerticalClient(conn)
+	client := fedscoregrpc.NewVerticalClient(conn)
 	join := &fedscorepb.VerticalJoinRequest{JobId: c.Job, Party: c.Self}
 	var table *datasets.Table
 	dir := ""

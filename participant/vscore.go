@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
@@ -53,7 +54,7 @@ func RunVerticalScore(ctx context.Context, conn grpc.ClientConnInterface, c Vert
 	if c.Job == "" || c.Self == "" || c.Data == "" || c.StateDir == "" {
 		return res, errors.New("participant: vertical scoring needs the job, the party's name, its aligned table and its state directory")
 	}
-	ans, err := fedscorepb.NewVerticalClient(conn).Join(ctx, &fedscorepb.VerticalJoinRequest{JobId: c.Job, Party: c.Self, Scoring: true})
+	ans, err := fedscoregrpc.NewVerticalClient(conn).Join(ctx, &fedscorepb.VerticalJoinRequest{JobId: c.Job, Party: c.Self, Scoring: true})
 	if err != nil {
 		return res, fmt.Errorf("participant: joining the scoring of vertical job %s: %w", c.Job, err)
 	}
@@ -105,7 +106,7 @@ func RunVerticalScore(ctx context.Context, conn grpc.ClientConnInterface, c Vert
 	}
 	res.Rows = x.Rows
 
-	st, err := fedscorepb.NewRelayClient(conn).Exchange(ctx)
+	st, err := fedscoregrpc.NewRelayClient(conn).Exchange(ctx)
 	if err != nil {
 		return res, err
 	}

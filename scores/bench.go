@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	pb "github.com/fedscore/fedscore/api/fedscorepb"
 )
 
@@ -226,25 +227,25 @@ func BenchServe(ctx context.Context, c BenchConfig) (BenchResult, error) {
 	srv := NewGRPCServer(st)
 	go srv.Serve(lis)
 	defer srv.Stop()
-	clients := make([]pb.ScoresClient, c.Conns)
+	clients := make([]fedscoregrpc.ScoresClient, c.Conns)
 	for i := range clients {
 		cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			return res, fmt.Errorf("scores: bench: %w", err)
 		}
 		defer cc.Close()
-		clients[i] = pb.NewScoresClient(cc)
+		clients[i] = fedscoregrpc.NewScoresClient(cc)
 	}
 
 	var errs atomic.Int64
-	point := func(cl pb.ScoresClient, rng *rand.Rand) {
+	point := func(cl fedscoregrpc.ScoresClient, rng *rand.Rand) {
 		id := benchID(rng.IntN(n))
 		s, err := cl.GetScore(ctx, &pb.GetScoreRequest{CustomerId: id})
 		if err != nil || s.GetCustomerId() != id || s.GetModelVersion() != benchVersion {
 			errs.Add(1)
 		}
 	}
-	batch := func(cl pb.ScoresClient, rng *rand.Rand) {
+	batch := func(cl fedscoregrpc.ScoresClient, rng *rand.Rand) {
 		req := &pb.BatchGetScoresRequest{CustomerIds: make([]string, c.BatchSize)}
 		for i := range req.CustomerIds {
 			req.CustomerIds[i] = benchID(rng.IntN(n))
@@ -294,7 +295,7 @@ func BenchServe(ctx context.Context, c BenchConfig) (BenchResult, error) {
 
 // drive runs call from n goroutines for d and returns every call's
 // latency, sorted.
-func drive(n int, seed uint64, clients []pb.ScoresClient, d time.Duration, call func(pb.ScoresClient, *rand.Rand)) ([]time.Duration, error) {
+func drive(n int, seed uint64, clients []fedscoregrpc.ScoresClient, d time.Duration, call func(fedscoregrpc.ScoresClient, *rand.Rand)) ([]time.Duration, error) {
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, n)
 	deadline := time.Now().Add(d)

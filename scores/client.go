@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	pb "github.com/fedscore/fedscore/api/fedscorepb"
 )
 
@@ -45,13 +46,15 @@ func PublishAll(ctx context.Context, p Publisher, id, version, participant strin
 // ErrUnknownModel...), so callers need not know which side of the network
 // the store is on.
 type Client struct {
-	c pb.ScoresClient
+	c fedscoregrpc.ScoresClient
 }
 
 // NewClient returns a client of the Scores service reachable through cc.
 // Dial cc with grpc.MaxCallSendMsgSize(MaxPublishMessageBytes) to publish
 // full batches.
-func NewClient(cc grpc.ClientConnInterface) *Client { return &Client{c: pb.NewScoresClient(cc)} }
+func NewClient(cc grpc.ClientConnInterface) *Client {
+	return &Client{c: fedscoregrpc.NewScoresClient(cc)}
+}
 
 // errorOf maps a gRPC error from the Scores service back onto the
 // package's sentinels.

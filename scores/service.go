@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	pb "github.com/fedscore/fedscore/api/fedscorepb"
 )
 
@@ -28,11 +29,11 @@ const ServeGCPercent = 400
 
 // Service implements the fedscore.v1.Scores gRPC service over a Store.
 type Service struct {
-	pb.UnimplementedScoresServer
+	fedscoregrpc.UnimplementedScoresServer
 	store *Store
 }
 
-var _ pb.ScoresServer = (*Service)(nil)
+var _ fedscoregrpc.ScoresServer = (*Service)(nil)
 
 // NewService returns the Scores service reading and writing st.
 func NewService(st *Store) *Service { return &Service{store: st} }
@@ -50,7 +51,7 @@ func NewGRPCServer(st *Store, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.NumStreamWorkers(uint32(16 * runtime.GOMAXPROCS(0))),
 	}, opts...)
 	srv := grpc.NewServer(opts...)
-	pb.RegisterScoresServer(srv, NewService(st))
+	fedscoregrpc.RegisterScoresServer(srv, NewService(st))
 	flight.RegisterFlightServiceServer(srv, NewFlightService(st))
 	reflection.Register(srv)
 	return srv
@@ -109,7 +110,7 @@ func (r *reader) fill(box *scoreBox, id string) *pb.Score {
 	return s
 }
 
-// GetScore implements pb.ScoresServer.
+// GetScore implements fedscoregrpc.ScoresServer.
 func (s *Service) GetScore(ctx context.Context, req *pb.GetScoreRequest) (*pb.Score, error) {
 	id := req.GetCustomerId()
 	if err := ValidID(id); err != nil {
@@ -133,7 +134,7 @@ func (s *Service) GetScore(ctx context.Context, req *pb.GetScoreRequest) (*pb.Sc
 	return out, nil
 }
 
-// BatchGetScores implements pb.ScoresServer.
+// BatchGetScores implements fedscoregrpc.ScoresServer.
 func (s *Service) BatchGetScores(ctx context.Context, req *pb.BatchGetScoresRequest) (*pb.BatchGetScoresResponse, error) {
 	ids := req.GetCustomerIds()
 	if len(ids) > MaxBatchGet {
@@ -175,7 +176,7 @@ func (s *Service) BatchGetScores(ctx context.Context, req *pb.BatchGetScoresRequ
 	return resp, nil
 }
 
-// GetScoreHistory implements pb.ScoresServer.
+// GetScoreHistory implements fedscoregrpc.ScoresServer.
 func (s *Service) GetScoreHistory(ctx context.Context, req *pb.GetScoreRequest) (*pb.ScoreHistory, error) {
 	recs, err := s.store.History(ctx, req.GetCustomerId())
 	if err != nil {
@@ -272,7 +273,7 @@ func PublishRequest(b Batch) *pb.PublishScoresRequest {
 	return req
 }
 
-// PublishScores implements pb.ScoresServer.
+// PublishScores implements fedscoregrpc.ScoresServer.
 func (s *Service) PublishScores(ctx context.Context, req *pb.PublishScoresRequest) (*pb.PublishScoresResponse, error) {
 	b, err := BatchOf(req)
 	if err != nil {
@@ -295,7 +296,7 @@ func modelProto(m Model) *pb.ModelVersion {
 	}
 }
 
-// RegisterModelVersion implements pb.ScoresServer.
+// RegisterModelVersion implements fedscoregrpc.ScoresServer.
 func (s *Service) RegisterModelVersion(ctx context.Context, req *pb.RegisterModelVersionRequest) (*pb.ModelVersion, error) {
 	m, err := s.store.RegisterModel(ctx, Model{
 		Version:  req.GetModelVersion(),
@@ -309,7 +310,7 @@ func (s *Service) RegisterModelVersion(ctx context.Context, req *pb.RegisterMode
 	return modelProto(m), nil
 }
 
-// PromoteModelVersion implements pb.ScoresServer.
+// PromoteModelVersion implements fedscoregrpc.ScoresServer.
 func (s *Service) PromoteModelVersion(ctx context.Context, req *pb.PromoteModelVersionRequest) (*pb.ModelVersion, error) {
 	m, err := s.store.Promote(ctx, req.GetModelVersion())
 	if err != nil {
@@ -318,7 +319,7 @@ func (s *Service) PromoteModelVersion(ctx context.Context, req *pb.PromoteModelV
 	return modelProto(m), nil
 }
 
-// ListModelVersions implements pb.ScoresServer.
+// ListModelVersions implements fedscoregrpc.ScoresServer.
 func (s *Service) ListModelVersions(ctx context.Context, req *pb.ListModelVersionsRequest) (*pb.ListModelVersionsResponse, error) {
 	ms := s.store.Models()
 	out := &pb.ListModelVersionsResponse{ModelVersions: make([]*pb.ModelVersion, len(ms))}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	pb "github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/datasets"
 )
@@ -54,7 +55,7 @@ func code(err error) codes.Code { return status.Code(err) }
 func TestServeEndToEnd(t *testing.T) {
 	st, _ := openTemp(t)
 	cc, base := serve(t, st)
-	cl := pb.NewScoresClient(cc)
+	cl := fedscoregrpc.NewScoresClient(cc)
 
 	if _, err := cl.RegisterModelVersion(ctx, &pb.RegisterModelVersionRequest{ModelVersion: "v1", JobId: "job-1", Round: 12}); err != nil {
 		t.Fatal(err)

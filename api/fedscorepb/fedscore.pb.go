@@ -3871,34 +3871,7 @@ const file_fedscore_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x052]\n" +
-	"\n" +
-	"Federation\x12O\n" +
-	"\aConnect\x12\x1f.fedscore.v1.ParticipantMessage\x1a\x1f.fedscore.v1.CoordinatorMessage(\x010\x012\xb9\x03\n" +
-	"\x04Jobs\x12<\n" +
-	"\tSubmitJob\x12\x1d.fedscore.v1.SubmitJobRequest\x1a\x10.fedscore.v1.Job\x126\n" +
-	"\x06GetJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job\x12G\n" +
-	"\bListJobs\x12\x1c.fedscore.v1.ListJobsRequest\x1a\x1d.fedscore.v1.ListJobsResponse\x12:\n" +
-	"\bWatchJob\x12\x1a.fedscore.v1.GetJobRequest\x1a\x10.fedscore.v1.Job0\x01\x12<\n" +
-	"\tCancelJob\x12\x1d.fedscore.v1.CancelJobRequest\x1a\x10.fedscore.v1.Job\x12:\n" +
-	"\bGetModel\x12\x1a.fedscore.v1.GetJobRequest\x1a\x12.fedscore.v1.Model\x12<\n" +
-	"\tResumeJob\x12\x1d.fedscore.v1.ResumeJobRequest\x1a\x10.fedscore.v1.Job2\xa3\x01\n" +
-	"\bVertical\x12K\n" +
-	"\x04Join\x12 .fedscore.v1.VerticalJoinRequest\x1a!.fedscore.v1.VerticalJoinResponse\x12J\n" +
-	"\x06Report\x12\x1b.fedscore.v1.VerticalReport\x1a#.fedscore.v1.VerticalReportResponse2\xd7\x02\n" +
-	"\bRegistry\x12M\n" +
-	"\n" +
-	"ListModels\x12\x1e.fedscore.v1.ListModelsRequest\x1a\x1f.fedscore.v1.ListModelsResponse\x12Z\n" +
-	"\x12GetRegisteredModel\x12&.fedscore.v1.GetRegisteredModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12N\n" +
-	"\fPromoteModel\x12 .fedscore.v1.PromoteModelRequest\x1a\x1c.fedscore.v1.RegisteredModel\x12P\n" +
-	"\rRollbackModel\x12!.fedscore.v1.RollbackModelRequest\x1a\x1c.fedscore.v1.RegisteredModel2O\n" +
-	"\x05Relay\x12F\n" +
-	"\bExchange\x12\x1a.fedscore.v1.RelayEnvelope\x1a\x1a.fedscore.v1.RelayEnvelope(\x010\x012W\n" +
-	"\aConsole\x12L\n" +
-	"\x05Login\x12 .fedscore.v1.ConsoleLoginRequest\x1a!.fedscore.v1.ConsoleLoginResponse2\xc3\x01\n" +
-	"\x05Admin\x12Y\n" +
-	"\x0eRevokeIdentity\x12\".fedscore.v1.RevokeIdentityRequest\x1a#.fedscore.v1.RevokeIdentityResponse\x12_\n" +
-	"\x10ListParticipants\x12$.fedscore.v1.ListParticipantsRequest\x1a%.fedscore.v1.ListParticipantsResponseB-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
+	"\x13JOB_STATE_CANCELLED\x10\x05B-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
 
 var (
 	file_fedscore_proto_rawDescOnce sync.Once
@@ -3999,44 +3972,8 @@ var file_fedscore_proto_depIdxs = []int32{
 	31, // 33: fedscore.v1.Job.vertical:type_name -> fedscore.v1.VerticalProgress
 	29, // 34: fedscore.v1.SubmitJobRequest.spec:type_name -> fedscore.v1.JobSpec
 	39, // 35: fedscore.v1.ListJobsResponse.jobs:type_name -> fedscore.v1.Job
-	22, // 36: fedscore.v1.Federation.Connect:input_type -> fedscore.v1.ParticipantMessage
-	40, // 37: fedscore.v1.Jobs.SubmitJob:input_type -> fedscore.v1.SubmitJobRequest
-	41, // 38: fedscore.v1.Jobs.GetJob:input_type -> fedscore.v1.GetJobRequest
-	42, // 39: fedscore.v1.Jobs.ListJobs:input_type -> fedscore.v1.ListJobsRequest
-	41, // 40: fedscore.v1.Jobs.WatchJob:input_type -> fedscore.v1.GetJobRequest
-	44, // 41: fedscore.v1.Jobs.CancelJob:input_type -> fedscore.v1.CancelJobRequest
-	41, // 42: fedscore.v1.Jobs.GetModel:input_type -> fedscore.v1.GetJobRequest
-	2,  // 43: fedscore.v1.Jobs.ResumeJob:input_type -> fedscore.v1.ResumeJobRequest
-	3,  // 44: fedscore.v1.Vertical.Join:input_type -> fedscore.v1.VerticalJoinRequest
-	5,  // 45: fedscore.v1.Vertical.Report:input_type -> fedscore.v1.VerticalReport
-	9,  // 46: fedscore.v1.Registry.ListModels:input_type -> fedscore.v1.ListModelsRequest
-	11, // 47: fedscore.v1.Registry.GetRegisteredModel:input_type -> fedscore.v1.GetRegisteredModelRequest
-	12, // 48: fedscore.v1.Registry.PromoteModel:input_type -> fedscore.v1.PromoteModelRequest
-	13, // 49: fedscore.v1.Registry.RollbackModel:input_type -> fedscore.v1.RollbackModelRequest
-	14, // 50: fedscore.v1.Relay.Exchange:input_type -> fedscore.v1.RelayEnvelope
-	15, // 51: fedscore.v1.Console.Login:input_type -> fedscore.v1.ConsoleLoginRequest
-	17, // 52: fedscore.v1.Admin.RevokeIdentity:input_type -> fedscore.v1.RevokeIdentityRequest
-	19, // 53: fedscore.v1.Admin.ListParticipants:input_type -> fedscore.v1.ListParticipantsRequest
-	24, // 54: fedscore.v1.Federation.Connect:output_type -> fedscore.v1.CoordinatorMessage
-	39, // 55: fedscore.v1.Jobs.SubmitJob:output_type -> fedscore.v1.Job
-	39, // 56: fedscore.v1.Jobs.GetJob:output_type -> fedscore.v1.Job
-	43, // 57: fedscore.v1.Jobs.ListJobs:output_type -> fedscore.v1.ListJobsResponse
-	39, // 58: fedscore.v1.Jobs.WatchJob:output_type -> fedscore.v1.Job
-	39, // 59: fedscore.v1.Jobs.CancelJob:output_type -> fedscore.v1.Job
-	35, // 60: fedscore.v1.Jobs.GetModel:output_type -> fedscore.v1.Model
-	39, // 61: fedscore.v1.Jobs.ResumeJob:output_type -> fedscore.v1.Job
-	4,  // 62: fedscore.v1.Vertical.Join:output_type -> fedscore.v1.VerticalJoinResponse
-	6,  // 63: fedscore.v1.Vertical.Report:output_type -> fedscore.v1.VerticalReportResponse
-	10, // 64: fedscore.v1.Registry.ListModels:output_type -> fedscore.v1.ListModelsResponse
-	7,  // 65: fedscore.v1.Registry.GetRegisteredModel:output_type -> fedscore.v1.RegisteredModel
-	7,  // 66: fedscore.v1.Registry.PromoteModel:output_type -> fedscore.v1.RegisteredModel
-	7,  // 67: fedscore.v1.Registry.RollbackModel:output_type -> fedscore.v1.RegisteredModel
-	14, // 68: fedscore.v1.Relay.Exchange:output_type -> fedscore.v1.RelayEnvelope
-	16, // 69: fedscore.v1.Console.Login:output_type -> fedscore.v1.ConsoleLoginResponse
-	18, // 70: fedscore.v1.Admin.RevokeIdentity:output_type -> fedscore.v1.RevokeIdentityResponse
-	21, // 71: fedscore.v1.Admin.ListParticipants:output_type -> fedscore.v1.ListParticipantsResponse
-	54, // [54:72] is the sub-list for method output_type
-	36, // [36:54] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
 	36, // [36:36] is the sub-list for extension type_name
 	36, // [36:36] is the sub-list for extension extendee
 	0,  // [0:36] is the sub-list for field type_name
@@ -4064,7 +4001,7 @@ func file_fedscore_proto_init() {
 			NumEnums:      2,
 			NumMessages:   43,
 			NumExtensions: 0,
-			NumServices:   7,
+			NumServices:   0,
 		},
 		GoTypes:           file_fedscore_proto_goTypes,
 		DependencyIndexes: file_fedscore_proto_depIdxs,

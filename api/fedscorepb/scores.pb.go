@@ -1091,15 +1091,7 @@ const file_scores_proto_rawDesc = "" +
 	"\x18SCORE_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SCORE_STATUS_FOUND\x10\x01\x12\x1a\n" +
 	"\x16SCORE_STATUS_NOT_FOUND\x10\x02\x12\x1b\n" +
-	"\x17SCORE_STATUS_INVALID_ID\x10\x032\xe1\x04\n" +
-	"\x06Scores\x12<\n" +
-	"\bGetScore\x12\x1c.fedscore.v1.GetScoreRequest\x1a\x12.fedscore.v1.Score\x12Y\n" +
-	"\x0eBatchGetScores\x12\".fedscore.v1.BatchGetScoresRequest\x1a#.fedscore.v1.BatchGetScoresResponse\x12J\n" +
-	"\x0fGetScoreHistory\x12\x1c.fedscore.v1.GetScoreRequest\x1a\x19.fedscore.v1.ScoreHistory\x12V\n" +
-	"\rPublishScores\x12!.fedscore.v1.PublishScoresRequest\x1a\".fedscore.v1.PublishScoresResponse\x12[\n" +
-	"\x14RegisterModelVersion\x12(.fedscore.v1.RegisterModelVersionRequest\x1a\x19.fedscore.v1.ModelVersion\x12Y\n" +
-	"\x13PromoteModelVersion\x12'.fedscore.v1.PromoteModelVersionRequest\x1a\x19.fedscore.v1.ModelVersion\x12b\n" +
-	"\x11ListModelVersions\x12%.fedscore.v1.ListModelVersionsRequest\x1a&.fedscore.v1.ListModelVersionsResponseB-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
+	"\x17SCORE_STATUS_INVALID_ID\x10\x03B-Z+github.com/fedscore/fedscore/api/fedscorepbb\x06proto3"
 
 var (
 	file_scores_proto_rawDescOnce sync.Once
@@ -1144,22 +1136,8 @@ var file_scores_proto_depIdxs = []int32{
 	7,  // 6: fedscore.v1.PublishScoresRequest.rows:type_name -> fedscore.v1.ScoreRow
 	16, // 7: fedscore.v1.ModelVersion.registered_at:type_name -> google.protobuf.Timestamp
 	12, // 8: fedscore.v1.ListModelVersionsResponse.model_versions:type_name -> fedscore.v1.ModelVersion
-	2,  // 9: fedscore.v1.Scores.GetScore:input_type -> fedscore.v1.GetScoreRequest
-	3,  // 10: fedscore.v1.Scores.BatchGetScores:input_type -> fedscore.v1.BatchGetScoresRequest
-	2,  // 11: fedscore.v1.Scores.GetScoreHistory:input_type -> fedscore.v1.GetScoreRequest
-	8,  // 12: fedscore.v1.Scores.PublishScores:input_type -> fedscore.v1.PublishScoresRequest
-	10, // 13: fedscore.v1.Scores.RegisterModelVersion:input_type -> fedscore.v1.RegisterModelVersionRequest
-	11, // 14: fedscore.v1.Scores.PromoteModelVersion:input_type -> fedscore.v1.PromoteModelVersionRequest
-	13, // 15: fedscore.v1.Scores.ListModelVersions:input_type -> fedscore.v1.ListModelVersionsRequest
-	1,  // 16: fedscore.v1.Scores.GetScore:output_type -> fedscore.v1.Score
-	5,  // 17: fedscore.v1.Scores.BatchGetScores:output_type -> fedscore.v1.BatchGetScoresResponse
-	6,  // 18: fedscore.v1.Scores.GetScoreHistory:output_type -> fedscore.v1.ScoreHistory
-	9,  // 19: fedscore.v1.Scores.PublishScores:output_type -> fedscore.v1.PublishScoresResponse
-	12, // 20: fedscore.v1.Scores.RegisterModelVersion:output_type -> fedscore.v1.ModelVersion
-	12, // 21: fedscore.v1.Scores.PromoteModelVersion:output_type -> fedscore.v1.ModelVersion
-	14, // 22: fedscore.v1.Scores.ListModelVersions:output_type -> fedscore.v1.ListModelVersionsResponse
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -1178,7 +1156,7 @@ func file_scores_proto_init() {
 			NumEnums:      1,
 			NumMessages:   15,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   0,
 		},
 		GoTypes:           file_scores_proto_goTypes,
 		DependencyIndexes: file_scores_proto_depIdxs,

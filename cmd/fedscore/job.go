@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
@@ -36,12 +37,12 @@ func runJob(args []string) error {
 	})
 }
 
-func dialJobs(cf *connFlags) (fedscorepb.JobsClient, *grpc.ClientConn, error) {
+func dialJobs(cf *connFlags) (fedscoregrpc.JobsClient, *grpc.ClientConn, error) {
 	conn, err := dial(cf)
 	if err != nil {
 		return nil, nil, err
 	}
-	return fedscorepb.NewJobsClient(conn), conn, nil
+	return fedscoregrpc.NewJobsClient(conn), conn, nil
 }
 
 func dial(cf *connFlags) (*grpc.ClientConn, error) {
@@ -245,7 +246,7 @@ func jobWatch(args []string) error {
 	return watchAndReport(ctx, jobs, fs.Arg(0), os.Stdout)
 }
 
-func watchAndReport(ctx context.Context, jobs fedscorepb.JobsClient, id string, w io.Writer) error {
+func watchAndReport(ctx context.Context, jobs fedscoregrpc.JobsClient, id string, w io.Writer) error {
 	p := newProgress(w)
 	job, err := federation.Watch(ctx, jobs, id, p.update)
 	p.done()
@@ -359,7 +360,7 @@ func printSummary(w io.Writer, j *fedscorepb.Job) {
 	}
 }
 
-func oneJobCommand(name string, call func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error)) func([]string) error {
+func oneJobCommand(name string, call func(ctx context.Context, jobs fedscoregrpc.JobsClient, id string) (proto.Message, error)) func([]string) error {
 	return func(args []string) error {
 		fs := newFlags("job "+name, "job "+name+" JOB_ID")
 		cf := addConnFlags(fs)
@@ -385,13 +386,13 @@ func oneJobCommand(name string, call func(ctx context.Context, jobs fedscorepb.J
 }
 
 var (
-	jobGet = oneJobCommand("get", func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error) {
+	jobGet = oneJobCommand("get", func(ctx context.Context, jobs fedscoregrpc.JobsClient, id string) (proto.Message, error) {
 		return jobs.GetJob(ctx, &fedscorepb.GetJobRequest{JobId: id})
 	})
-	jobCancel = oneJobCommand("cancel", func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error) {
+	jobCancel = oneJobCommand("cancel", func(ctx context.Context, jobs fedscoregrpc.JobsClient, id string) (proto.Message, error) {
 		return jobs.CancelJob(ctx, &fedscorepb.CancelJobRequest{JobId: id})
 	})
-	jobModel = oneJobCommand("model", func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error) {
+	jobModel = oneJobCommand("model", func(ctx context.Context, jobs fedscoregrpc.JobsClient, id string) (proto.Message, error) {
 		return jobs.GetModel(ctx, &fedscorepb.GetJobRequest{JobId: id})
 	})
 )
@@ -597,7 +598,7 @@ func runScore(args []string) error {
 	defer conn.Close()
 	ctx, stop := signalContext()
 	defer stop()
-	rm, err := fedscorepb.NewRegistryClient(conn).GetRegisteredModel(ctx, &fedscorepb.GetRegisteredModelRequest{Version: *version})
+	rm, err := fedscoregrpc.NewRegistryClient(conn).GetRegisteredModel(ctx, &fedscorepb.GetRegisteredModelRequest{Version: *version})
 	if err != nil {
 		return fmt.Errorf("score: model: %w", err)
 	}

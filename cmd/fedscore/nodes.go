@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/flight"
-	"github.com/fedscore/fedscore/api/fedscorepb"
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/audit"
@@ -147,7 +147,7 @@ func runCoordinator(args []string) error {
 	}
 	srv := grpc.NewServer(opts...)
 	co.Register(srv)
-	fedscorepb.RegisterScoresServer(srv, scores.NewService(scoreStore))
+	fedscoregrpc.RegisterScoresServer(srv, scores.NewService(scoreStore))
 	flight.RegisterFlightServiceServer(srv, scores.NewFlightService(scoreStore))
 	reflection.Register(srv)
 	ctx, stop := signalContext()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/secure/pki"
@@ -215,7 +216,7 @@ func adminRevoke(args []string) error {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := fedscorepb.NewAdminClient(conn).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: fs.Arg(0), Reason: *reason})
+	res, err := fedscoregrpc.NewAdminClient(conn).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: fs.Arg(0), Reason: *reason})
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func adminParticipants(args []string) error {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := fedscorepb.NewAdminClient(conn).ListParticipants(ctx, &fedscorepb.ListParticipantsRequest{})
+	res, err := fedscoregrpc.NewAdminClient(conn).ListParticipants(ctx, &fedscorepb.ListParticipantsRequest{})
 	if err != nil {
 		return err
 	}
@@ -293,7 +294,7 @@ func consoleLogin(args []string) error {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := fedscorepb.NewConsoleClient(conn).Login(ctx, &fedscorepb.ConsoleLoginRequest{})
+	res, err := fedscoregrpc.NewConsoleClient(conn).Login(ctx, &fedscorepb.ConsoleLoginRequest{})
 	if err != nil {
 		return err
 	}
@@ -302,7 +303,7 @@ func consoleLogin(args []string) error {
 	return nil
 }
 
-func registryCall(name string, args []string, positional int, call func(ctx context.Context, r fedscorepb.RegistryClient, args []string) error) error {
+func registryCall(name string, args []string, positional int, call func(ctx context.Context, r fedscoregrpc.RegistryClient, args []string) error) error {
 	fs := newFlags("admin "+name, "admin "+name)
 	cf := addConnFlags(fs)
 	if err := fs.Parse(reorder(args)); err != nil {
@@ -318,7 +319,7 @@ func registryCall(name string, args []string, positional int, call func(ctx cont
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return call(ctx, fedscorepb.NewRegistryClient(conn), fs.Args())
+	return call(ctx, fedscoregrpc.NewRegistryClient(conn), fs.Args())
 }
 
 func printRegistered(m *fedscorepb.RegisteredModel) {
@@ -331,7 +332,7 @@ func printRegistered(m *fedscorepb.RegisteredModel) {
 }
 
 func adminModels(args []string) error {
-	return registryCall("models", args, 0, func(ctx context.Context, r fedscorepb.RegistryClient, _ []string) error {
+	return registryCall("models", args, 0, func(ctx context.Context, r fedscoregrpc.RegistryClient, _ []string) error {
 		res, err := r.ListModels(ctx, &fedscorepb.ListModelsRequest{})
 		if err != nil {
 			return err
@@ -344,7 +345,7 @@ func adminModels(args []string) error {
 }
 
 func adminPromote(args []string) error {
-	return registryCall("promote", args, 1, func(ctx context.Context, r fedscorepb.RegistryClient, a []string) error {
+	return registryCall("promote", args, 1, func(ctx context.Context, r fedscoregrpc.RegistryClient, a []string) error {
 		m, err := r.PromoteModel(ctx, &fedscorepb.PromoteModelRequest{Version: a[0]})
 		if err != nil {
 			return err
@@ -355,7 +356,7 @@ func adminPromote(args []string) error {
 }
 
 func adminRollback(args []string) error {
-	return registryCall("rollback", args, 0, func(ctx context.Context, r fedscorepb.RegistryClient, _ []string) error {
+	return registryCall("rollback", args, 0, func(ctx context.Context, r fedscoregrpc.RegistryClient, _ []string) error {
 		m, err := r.RollbackModel(ctx, &fedscorepb.RollbackModelRequest{})
 		if err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/flight"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	pb "github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/datasets"
 	"github.com/fedscore/fedscore/scores"
@@ -268,7 +269,7 @@ func scoresGet(args []string) error {
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := pb.NewScoresClient(cc).BatchGetScores(ctx, &pb.BatchGetScoresRequest{CustomerIds: ids, ModelVersion: *model})
+	resp, err := fedscoregrpc.NewScoresClient(cc).BatchGetScores(ctx, &pb.BatchGetScoresRequest{CustomerIds: ids, ModelVersion: *model})
 	if err != nil {
 		return fmt.Errorf("scores get: %w", err)
 	}
@@ -310,7 +311,7 @@ func scoresModels(args []string) error {
 		return err
 	}
 	defer cc.Close()
-	resp, err := pb.NewScoresClient(cc).ListModelVersions(context.Background(), &pb.ListModelVersionsRequest{})
+	resp, err := fedscoregrpc.NewScoresClient(cc).ListModelVersions(context.Background(), &pb.ListModelVersionsRequest{})
 	if err != nil {
 		return fmt.Errorf("scores models: %w", err)
 	}
@@ -338,7 +339,7 @@ func scoresRegister(args []string) error {
 		return err
 	}
 	defer cc.Close()
-	m, err := pb.NewScoresClient(cc).RegisterModelVersion(context.Background(),
+	m, err := fedscoregrpc.NewScoresClient(cc).RegisterModelVersion(context.Background(),
 		&pb.RegisterModelVersionRequest{ModelVersion: *model, JobId: *job, Round: *round, Champion: *champion})
 	if err != nil {
 		return fmt.Errorf("scores register: %w", err)
@@ -360,7 +361,7 @@ func scoresPromote(args []string) error {
 		return err
 	}
 	defer cc.Close()
-	m, err := pb.NewScoresClient(cc).PromoteModelVersion(context.Background(), &pb.PromoteModelVersionRequest{ModelVersion: *model})
+	m, err := fedscoregrpc.NewScoresClient(cc).PromoteModelVersion(context.Background(), &pb.PromoteModelVersionRequest{ModelVersion: *model})
 	if err != nil {
 		return fmt.Errorf("scores promote: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/participant"
 	"github.com/fedscore/fedscore/secure/pki"
@@ -106,7 +107,7 @@ func (v verticalFlags) apply(spec *fedscorepb.JobSpec, set map[string]bool) erro
 	return nil
 }
 
-var jobResume = oneJobCommand("resume", func(ctx context.Context, jobs fedscorepb.JobsClient, id string) (proto.Message, error) {
+var jobResume = oneJobCommand("resume", func(ctx context.Context, jobs fedscoregrpc.JobsClient, id string) (proto.Message, error) {
 	return jobs.ResumeJob(ctx, &fedscorepb.ResumeJobRequest{JobId: id})
 })
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/datasets"
@@ -85,7 +86,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adminConn.Close()
-	src := &fedSource{fed: fed, admin: fedscorepb.NewAdminClient(adminConn), customers: customers}
+	src := &fedSource{fed: fed, admin: fedscoregrpc.NewAdminClient(adminConn), customers: customers}
 
 	con, err := console.New(console.Config{Source: src, Refresh: 250 * time.Millisecond, Revoked: fed.Coordinator.IsRevoked})
 	if err != nil {
@@ -355,7 +356,7 @@ func (l *lossy) loses(id string) bool {
 }
 
 func (l *lossy) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if info.FullMethod != fedscorepb.Federation_Connect_FullMethodName {
+	if info.FullMethod != fedscoregrpc.Federation_Connect_FullMethodName {
 		return handler(srv, ss)
 	}
 	return handler(srv, &lossyStream{ServerStream: ss, l: l})

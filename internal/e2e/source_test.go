@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/console"
 	"github.com/fedscore/fedscore/internal/federation"
@@ -23,7 +24,7 @@ import (
 // and score statistics are derived from them.
 type fedSource struct {
 	fed       *federation.Federation
-	admin     fedscorepb.AdminClient
+	admin     fedscoregrpc.AdminClient
 	customers int64
 
 	mu        sync.Mutex

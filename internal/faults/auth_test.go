@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/internal/federation"
@@ -58,7 +59,7 @@ func connectAs(t *testing.T, conn *grpc.ClientConn, id string) codes.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
+	st, err := fedscoregrpc.NewFederationClient(conn).Connect(ctx)
 	if err != nil {
 		return status.Code(err)
 	}
@@ -74,7 +75,7 @@ func submitCode(t *testing.T, conn *grpc.ClientConn) codes.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := fedscorepb.NewJobsClient(conn).SubmitJob(ctx, &fedscorepb.SubmitJobRequest{Spec: &fedscorepb.JobSpec{
+	_, err := fedscoregrpc.NewJobsClient(conn).SubmitJob(ctx, &fedscorepb.SubmitJobRequest{Spec: &fedscorepb.JobSpec{
 		Label: "default", Features: []string{"age"}, Participants: []string{"bank", "partner"},
 	}})
 	return status.Code(err)
@@ -165,7 +166,7 @@ func revocationWithoutRestart(t *testing.T) {
 	// partner holds an open stream.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := fedscorepb.NewFederationClient(dialWith(t, fed.Addr, partnerCfg)).Connect(ctx)
+	st, err := fedscoregrpc.NewFederationClient(dialWith(t, fed.Addr, partnerCfg)).Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +175,11 @@ func revocationWithoutRestart(t *testing.T) {
 		t.Fatalf("partner not welcomed: %v %v", m, err)
 	}
 	// Only an admin may revoke.
-	_, err = fedscorepb.NewAdminClient(dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: "alice", Role: pki.Scientist}))).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner"})
+	_, err = fedscoregrpc.NewAdminClient(dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: "alice", Role: pki.Scientist}))).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner"})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("scientist revoking: %v", err)
 	}
-	if _, err := fedscorepb.NewAdminClient(adminConn).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner", Reason: "contract ended"}); err != nil {
+	if _, err := fedscoregrpc.NewAdminClient(adminConn).RevokeIdentity(ctx, &fedscorepb.RevokeIdentityRequest{Name: "partner", Reason: "contract ended"}); err != nil {
 		t.Fatal(err)
 	}
 	for {

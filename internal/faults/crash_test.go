@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/datasets"
 	"github.com/fedscore/fedscore/internal/federation"
@@ -156,7 +157,7 @@ func coordinatorKilledTwentyTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	jobs := fedscorepb.NewJobsClient(conn)
+	jobs := fedscoregrpc.NewJobsClient(conn)
 	job, err := until(ctx, func(ctx context.Context) (*fedscorepb.Job, error) {
 		return jobs.SubmitJob(ctx, &fedscorepb.SubmitJobRequest{Spec: crashSpec(ids)})
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/datasets"
@@ -303,7 +304,7 @@ func oversizedMessage(t *testing.T) {
 	conn := dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: "bank", Role: pki.Participant}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
+	st, err := fedscoregrpc.NewFederationClient(conn).Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func (rawCodec) Name() string { return "proto" }
 func rogue(t *testing.T, ctx context.Context, fed *federation.Federation, id string, answer func(task *fedscorepb.Task, last *fedscorepb.TaskResult) *fedscorepb.TaskResult) {
 	t.Helper()
 	conn := dialWith(t, fed.Addr, issueTLS(t, fed, pki.Identity{Name: id, Role: pki.Participant}))
-	st, err := fedscorepb.NewFederationClient(conn).Connect(ctx)
+	st, err := fedscoregrpc.NewFederationClient(conn).Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

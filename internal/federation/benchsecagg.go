@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/program"
 	"github.com/fedscore/fedscore/datasets"
@@ -229,7 +230,7 @@ func benchRound(ctx context.Context, ids []string, dim, dropped int, plain bool)
 	}
 	defer admin.Close()
 	for {
-		res, err := fedscorepb.NewAdminClient(admin).ListParticipants(ctx, &fedscorepb.ListParticipantsRequest{})
+		res, err := fedscoregrpc.NewAdminClient(admin).ListParticipants(ctx, &fedscorepb.ListParticipantsRequest{})
 		if err != nil {
 			return 0, 0, err
 		}

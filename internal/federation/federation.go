@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/flight"
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/audit"
@@ -61,7 +62,7 @@ type Options struct {
 type Federation struct {
 	Addr        string
 	Coordinator *coordinator.Coordinator
-	Jobs        fedscorepb.JobsClient
+	Jobs        fedscoregrpc.JobsClient
 
 	server *grpc.Server
 	conn   *grpc.ClientConn
@@ -138,7 +139,7 @@ func Start(o Options) (*Federation, error) {
 	srv := grpc.NewServer(srvOpts...)
 	co.Register(srv)
 	if o.Scores != nil {
-		fedscorepb.RegisterScoresServer(srv, scores.NewService(o.Scores))
+		fedscoregrpc.RegisterScoresServer(srv, scores.NewService(o.Scores))
 		flight.RegisterFlightServiceServer(srv, scores.NewFlightService(o.Scores))
 	}
 	f.server = srv
@@ -152,7 +153,7 @@ func Start(o Options) (*Federation, error) {
 		f.Close()
 		return nil, err
 	}
-	f.Jobs = fedscorepb.NewJobsClient(f.conn)
+	f.Jobs = fedscoregrpc.NewJobsClient(f.conn)
 
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.nodes, f.log, f.files = map[string]*nodeRun{}, o.Log, o.Participants
@@ -274,7 +275,7 @@ func (f *Federation) Run(ctx context.Context, spec *fedscorepb.JobSpec, progress
 }
 
 // Watch follows a job until it ends and returns its final state.
-func Watch(ctx context.Context, jobs fedscorepb.JobsClient, id string, progress func(*fedscorepb.Job)) (*fedscorepb.Job, error) {
+func Watch(ctx context.Context, jobs fedscoregrpc.JobsClient, id string, progress func(*fedscorepb.Job)) (*fedscorepb.Job, error) {
 	stream, err := jobs.WatchJob(ctx, &fedscorepb.GetJobRequest{JobId: id})
 	if err != nil {
 		return nil, err

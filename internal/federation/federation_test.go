@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator"
 	"github.com/fedscore/fedscore/coordinator/store"
@@ -260,7 +261,7 @@ func TestParticipantRetriesUntilCoordinatorUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	jobs := fedscorepb.NewJobsClient(conn)
+	jobs := fedscoregrpc.NewJobsClient(conn)
 	feats, _ := NumericFeatures(synthetic(t, 10, 1), datasets.SynthID, datasets.SynthLabel)
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	defer wcancel()

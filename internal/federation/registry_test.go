@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/datasets"
 	"github.com/fedscore/fedscore/secure/pki"
@@ -38,7 +39,7 @@ func TestModelRegistry(t *testing.T) {
 		}
 		jobs = append(jobs, j.GetId())
 	}
-	sci := fedscorepb.NewRegistryClient(fed.conn)
+	sci := fedscoregrpc.NewRegistryClient(fed.conn)
 	list, err := sci.ListModels(ctx, &fedscorepb.ListModelsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestModelRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adminConn.Close()
-	admin := fedscorepb.NewRegistryClient(adminConn)
+	admin := fedscoregrpc.NewRegistryClient(adminConn)
 	if m, err := admin.PromoteModel(ctx, &fedscorepb.PromoteModelRequest{Version: "v2"}); err != nil || !m.GetChampion() {
 		t.Fatalf("promote: %v %v", m, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fedscore/fedscore/api/fedscoregrpc"
 	"github.com/fedscore/fedscore/api/fedscorepb"
 	"github.com/fedscore/fedscore/coordinator/audit"
 	"github.com/fedscore/fedscore/coordinator/program"
@@ -219,10 +220,10 @@ func testVerticalJobDropResumeScore(t *testing.T, model string) {
 		t.Fatal(err)
 	}
 	defer outsider.Close()
-	if _, err := fedscorepb.NewVerticalClient(outsider).Join(ctx, &fedscorepb.VerticalJoinRequest{JobId: jobID}); status.Code(err) != codes.PermissionDenied {
+	if _, err := fedscoregrpc.NewVerticalClient(outsider).Join(ctx, &fedscorepb.VerticalJoinRequest{JobId: jobID}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("outsider join: %v", err)
 	}
-	rs, err := fedscorepb.NewRelayClient(outsider).Exchange(ctx)
+	rs, err := fedscoregrpc.NewRelayClient(outsider).Exchange(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +328,7 @@ func testVerticalJobDropResumeScore(t *testing.T, model string) {
 		t.Fatal(err)
 	}
 	defer regConn.Close()
-	rm, err := fedscorepb.NewRegistryClient(regConn).GetRegisteredModel(ctx, &fedscorepb.GetRegisteredModelRequest{Version: br.res.Version})
+	rm, err := fedscoregrpc.NewRegistryClient(regConn).GetRegisteredModel(ctx, &fedscorepb.GetRegisteredModelRequest{Version: br.res.Version})
 	if err != nil {
 		t.Fatal(err)
 	}
