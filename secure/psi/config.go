@@ -68,8 +68,11 @@ type Config struct {
 	// Workers is the number of goroutines that multiply; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
-	// Rand supplies the secret scalar and the shuffle; nil means
-	// crypto/rand. A deterministic reader gives a deterministic twin.
+	// Rand supplies the secrets, seeds and shuffles; nil means crypto/rand.
+	// Under ECDH a deterministic reader gives a deterministic twin (the
+	// same transcript). Under OPRF it fixes the outputs but not the
+	// transcript: circl's simot draws the base OTs' scalars and nonces
+	// from crypto/rand itself.
 	Rand io.Reader
 	// Normalize, if set, runs on every id after trimming, for example
 	// Unicode NFC. Both parties must use the same one.

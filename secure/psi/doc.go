@@ -46,10 +46,14 @@
 // is pseudorandom to the bank. The bank matches a tag at position p only
 // if it placed x_j with hash g = p / (partner's count), so an id whose
 // hashes collide is matched once (the partner sends a random tag for a
-// repeated bin). Tags are sent in three groups, one per hash, each in its
-// own random order, so the bank learns neither the partner's row order
-// nor which tags belong to one id. The agreed order is the order of the
-// matching tags. H is SHA-256 of a label, the bin and the 64-byte row,
+// repeated bin). Tags are sent in three groups, one per hash, all three
+// in one random order, so the bank does not learn the partner's row order.
+// The Result names each common id by its place k in that order, not by the
+// tag's position g·n + k: the group g would tell the partner which hash the
+// bank placed the id by, and so which of the bank's bins are occupied,
+// which hints at the bank's ids outside the intersection (a review found
+// this; TestResultHidesPlacement guards it). The agreed order is the order
+// of the matching tags. H is SHA-256 of a label, the bin and the 64-byte row,
 // truncated to 16 bytes (false matches about 3n²/2^128).
 //
 // Costs for n ids a side: 512 base OTs (about 0.15 s), 2 × 512 × m bits

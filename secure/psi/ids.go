@@ -124,13 +124,13 @@ func hashIDs(c *Config, ids []string) ([][PointSize]byte, error) {
 	}
 	// Duplicates: equal normalised ids have equal hashes. Index by the
 	// first 8 bytes and confirm on the whole hash.
-	seen := make(map[uint64]int32, len(ids))
+	seen := make(map[uint64]uint32, len(ids))
 	var dup fault
 	for i := range hashes {
 		k := binary.LittleEndian.Uint64(hashes[i][:8])
 		j, ok := seen[k]
 		if !ok {
-			seen[k] = int32(i)
+			seen[k] = uint32(i)
 			continue
 		}
 		if hashes[j] == hashes[i] {

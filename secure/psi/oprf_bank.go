@@ -175,6 +175,9 @@ func (b *OPRFBank) ReceiveSetup(s *Setup) (*Setup, error) {
 			}
 		}
 	}
+	// The streams hold the seeds from now on; drop the copies.
+	clear(b.seeds[0][:])
+	clear(b.seeds[1][:])
 	b.code, b.senders, b.step = code, nil, 3
 	b.index = make(map[[TagSize]byte]uint32, len(b.hashes))
 	b.matched = newBitset(int(b.bins))
@@ -288,7 +291,9 @@ func (b *OPRFBank) ReceiveTags(m *Batch) error {
 			return fmt.Errorf("%w: tag at %d repeats a match", ErrBadBatch, pos)
 		}
 		b.matched.set(int(bin))
-		found = append(found, match{tag: t, own: b.table.slot[bin] - 1, partnerAt: uint32(pos)})
+		// The Result names the partner's id by k = pos mod n alone: the
+		// group would tell the partner which hash the bank placed it by.
+		found = append(found, match{tag: t, own: b.table.slot[bin] - 1, partnerAt: uint32(pos % n)})
 	}
 	b.matches = append(b.matches, found...)
 	b.tagsGot.set(seq)

@@ -13,8 +13,9 @@ import (
 const (
 	// codeBits is the width w of the pseudorandom code and the number of
 	// base OTs. Two distinct ids' codewords differ in Binomial(512, 1/2)
-	// bits; fewer than 128 has probability about 2^-92, the margin KKRT16
-	// asks of the code (its d ≥ κ = 128).
+	// bits; fewer than 128 has probability about 2^-102, so over the 3n²
+	// pairs of a run with n = 2^24 ids about 2^-53: the margin KKRT16 asks
+	// of the code (its d ≥ κ = 128).
 	codeBits  = 512
 	codeBytes = codeBits / 8
 	codeWords = codeBits / 64

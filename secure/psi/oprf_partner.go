@@ -34,8 +34,12 @@ type OPRFPartner struct {
 	// chunk; chunkAt[c] is where chunk c's entries start.
 	sched   []evaluation
 	chunkAt []int
-	// perm[g][k] is the row whose hash-g tag sits at position g·n + k.
-	perm [cuckooHashes][]uint32
+	// perm[k] is the row whose hash-g tag sits at position g·n + k, for
+	// every g. One shuffle for the three groups, so the position the bank
+	// names in a Result (k) does not tell the partner which hash the bank
+	// placed the id by: that would show which of the bank's bins are
+	// occupied, and so hint at the bank's ids outside the intersection.
+	perm []uint32
 	tags []byte // TagSize per position, 3n positions
 	// matrix chunks received
 	got  bitset
@@ -65,10 +69,8 @@ func NewOPRFPartner(c Config, ids []string) (*OPRFPartner, error) {
 	if _, err := io.ReadFull(b.cfg.Rand, p.codeKey[:]); err != nil {
 		return nil, fmt.Errorf("psi: reading randomness: %w", err)
 	}
-	for g := range p.perm {
-		if p.perm[g], err = shuffle(b.cfg.Rand, len(ids)); err != nil {
-			return nil, err
-		}
+	if p.perm, err = shuffle(b.cfg.Rand, len(ids)); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -147,8 +149,8 @@ func (p *OPRFPartner) chooseSeeds(s *Setup) (*Setup, error) {
 // schedule lists each id's evaluations in its three bins, sorted by matrix
 // chunk with a counting sort. A hash that repeats an earlier one of the
 // same id gets a random tag instead: the bank placed the id by the first,
-// and a repeated real tag would tell the bank that two positions belong to
-// one id.
+// and two equal tags at one position of two groups would tell the bank
+// that this id's hashes collide, which it could test guessed ids for.
 func (p *OPRFPartner) schedule(h binHasher) error {
 	n := len(p.hashes)
 	var seed [32]byte
@@ -157,12 +159,9 @@ func (p *OPRFPartner) schedule(h binHasher) error {
 	}
 	rng := mrand.New(mrand.NewChaCha8(seed))
 	p.tags = make([]byte, cuckooHashes*n*TagSize)
-	inv := make([][]uint32, cuckooHashes)
-	for g := range inv {
-		inv[g] = make([]uint32, n)
-		for k, row := range p.perm[g] {
-			inv[g][row] = uint32(k)
-		}
+	inv := make([]uint32, n)
+	for k, row := range p.perm {
+		inv[row] = uint32(k)
 	}
 	bins := make([][cuckooHashes]uint32, n)
 	parallel(n, p.cfg.Workers, 4096, func(_, lo, hi int) {
@@ -187,7 +186,7 @@ func (p *OPRFPartner) schedule(h binHasher) error {
 	fill := slices.Clone(p.chunkAt[:chunks])
 	for row, b := range bins {
 		for g := range cuckooHashes {
-			pos := uint32(g*n) + inv[g][row]
+			pos := uint32(g*n) + inv[row]
 			if !real(b, g) {
 				for i := range TagSize / 8 {
 					v := rng.Uint64()
@@ -277,7 +276,7 @@ func (p *OPRFPartner) ReceiveMatrix(m *Batch) error {
 		var c, x [codeBytes]byte
 		for _, e := range entries[l:h] {
 			j := int(uint64(e.bin) - lo)
-			row := p.perm[int(e.pos)/n][int(e.pos)%n]
+			row := p.perm[int(e.pos)%n]
 			p.code.code(&c, &p.hashes[row])
 			xor3(c[:], c[:], m.Data[j*codeBytes:(j+1)*codeBytes], zeroCode[:])
 			xorAnd(x[:], p.rows[j*codeBytes:(j+1)*codeBytes], c[:], p.choice[:])
@@ -293,9 +292,11 @@ func (p *OPRFPartner) ReceiveMatrix(m *Batch) error {
 }
 
 // NextTags returns the next OPRFTags batch, or io.EOF once all have been
-// produced. Position g·n + k holds the hash-g tag of row perm[g][k], so
-// the bank learns neither the partner's row order nor which three tags
-// belong to one id.
+// produced. Position g·n + k holds the hash-g tag of row perm[k], so the
+// bank does not learn the partner's row order. It can tell which three
+// tags belong to one id, which is harmless: the tags of ids outside the
+// intersection are pseudorandom, and a common id's other two tags are
+// outputs at bins that hold other ids (or random, for a repeated bin).
 func (p *OPRFPartner) NextTags() (*Batch, error) {
 	if p.step != 3 || p.left > 0 {
 		return nil, fmt.Errorf("%w: tags before the whole matrix arrived", ErrOutOfOrder)
@@ -316,7 +317,7 @@ func (p *OPRFPartner) ReceiveResult(r *Result) error {
 	n := len(p.hashes)
 	if p.peer != nil && p.sink.rowOf == nil {
 		p.sink = resultSink{bankOnly: p.cfg.BankOnly, ownCount: uint64(n), peerCount: p.peer.Count,
-			positions: uint64(cuckooHashes * n), rowOf: func(pos uint32) int { return int(p.perm[int(pos)/n][int(pos)%n]) }}
+			positions: uint64(n), rowOf: func(pos uint32) int { return int(p.perm[pos]) }}
 	}
 	ready := p.step == 3 && p.left == 0 && p.tags != nil && p.sent == len(p.tags)/TagSize
 	return p.sink.receive(p.cfg.Job, r, ready)

@@ -380,3 +380,75 @@ func TestOPRFRepeatedMatch(t *testing.T) {
 	}
 	t.Fatal("no seed put a match in the first half of a hash group")
 }
+
+// TestResultHidesPlacement: the Result names each common id by its place
+// in the partner's shuffle only, never by the hash group the bank matched
+// it in, which would show the partner where the bank placed the id and so
+// which of the bank's bins are occupied.
+func TestResultHidesPlacement(t *testing.T) {
+	var bankIDs, partnerIDs []string
+	for i := range 3000 {
+		bankIDs = append(bankIDs, fmt.Sprint("c", i))
+	}
+	for i := 1000; i < 2500; i++ {
+		partnerIDs = append(partnerIDs, fmt.Sprint("c", i))
+	}
+	var positions []uint32
+	_, partner, err := RunLocal(Config{Job: "placement", BatchSize: 256, Rand: seeded(12)}, bankIDs, partnerIDs,
+		func(from Role, msg []byte) {
+			m, err := Unmarshal(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, ok := m.(*Result); ok {
+				positions = append(positions, r.Positions...)
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(positions) != 1500 || partner.Size != 1500 {
+		t.Fatalf("%d positions, size %d; want 1500", len(positions), partner.Size)
+	}
+	for _, pos := range positions {
+		if int(pos) >= len(partnerIDs) {
+			t.Fatalf("position %d carries a hash group (partner has %d ids)", pos, len(partnerIDs))
+		}
+	}
+}
+
+// TestHelloBatchBound: a Hello announcing more batches than MaxBatches in
+// any stream is refused before anything is allocated for it, for both
+// protocols and both roles.
+func TestHelloBatchBound(t *testing.T) {
+	for _, proto := range protocols {
+		c := Config{Protocol: proto, Job: "j", Rand: seeded(1)}
+		var bank, partner interface{ ReceiveHello(*Hello) error }
+		if proto == ProtocolOPRF {
+			b, _ := NewOPRFBank(c, []string{"a"})
+			p, _ := NewOPRFPartner(c, []string{"a"})
+			bank, partner = b, p
+		} else {
+			b, _ := NewBank(c, []string{"a"})
+			p, _ := NewPartner(c, []string{"a"})
+			bank, partner = b, p
+		}
+		huge := &Hello{Job: "j", Count: 1 << 30, BatchSize: 1, Protocol: proto}
+		ok := &Hello{Job: "j", Count: 1 << 30, BatchSize: 1 << 16, Protocol: proto}
+		for _, tc := range []struct {
+			to   interface{ ReceiveHello(*Hello) error }
+			from Role
+		}{{bank, RolePartner}, {partner, RoleBank}} {
+			h := *huge
+			h.From = tc.from
+			if err := tc.to.ReceiveHello(&h); !errors.Is(err, ErrBadBatch) {
+				t.Fatalf("%v: %v hello with %d batches: %v", proto, tc.from, streamBatches(&h), err)
+			}
+			h = *ok
+			h.From = tc.from
+			if err := tc.to.ReceiveHello(&h); err != nil {
+				t.Fatalf("%v: %v hello within the bound: %v", proto, tc.from, err)
+			}
+		}
+	}
+}

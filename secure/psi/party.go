@@ -110,6 +110,11 @@ func (p *base) ReceiveHello(h *Hello) error {
 		return fmt.Errorf("%w: %v announces %d ids", ErrBadBatch, h.From, h.Count)
 	case h.BatchSize == 0 || h.BatchSize > MaxBatchSize:
 		return fmt.Errorf("%w: %v announces batch size %d", ErrBadBatch, h.From, h.BatchSize)
+	case streamBatches(h) > MaxBatches:
+		// Each side keeps a bitset and an index per batch of the peer's
+		// streams; a tiny batch size for a huge count would make it
+		// allocate hundreds of MB before refusing anything.
+		return fmt.Errorf("%w: %v announces %d ids in batches of %d, over %d batches", ErrBadBatch, h.From, h.Count, h.BatchSize, MaxBatches)
 	}
 	c := *h
 	p.peer = &c
@@ -182,6 +187,24 @@ func multiply(workers int, secret *x25519.Key, in []byte, out []byte, size int) 
 		}
 	}
 	return nil
+}
+
+// MaxBatches bounds the batches of any one stream a peer announces.
+const MaxBatches = 1 << 22
+
+// streamBatches is the number of batches of the longest stream the sender
+// of h will send: its blinded ids (ECDH), its tags (an OPRF partner, three
+// per id) or its matrix chunks (an OPRF bank).
+func streamBatches(h *Hello) uint64 {
+	bs := uint64(h.BatchSize)
+	switch {
+	case h.Protocol != ProtocolOPRF:
+		return (h.Count + bs - 1) / bs
+	case h.From == RolePartner:
+		return (3*h.Count + bs - 1) / bs
+	}
+	c := matrixChunk(int(h.BatchSize))
+	return (binsFor(h.Count) + c - 1) / c
 }
 
 // bitset records which batches arrived.
