@@ -68,6 +68,15 @@ type Config struct {
 	// with the right roles is refused; without a directory (and without
 	// Insecure) vertical jobs are refused altogether.
 	Identities func(name string) (pki.Role, bool)
+	// VerticalJoinTimeout bounds how long a vertical job's attempt waits,
+	// once both data parties have joined, for each of its parties (the
+	// helper too) to open its stream in the job's relay session
+	// (DefaultVerticalJoinTimeout if zero). VerticalIdleTimeout bounds how
+	// long a running attempt's session may carry nothing
+	// (DefaultVerticalIdleTimeout if zero). Past either, the attempt fails
+	// naming the party, the others' streams are aborted, and the job can
+	// be resumed.
+	VerticalJoinTimeout, VerticalIdleTimeout time.Duration
 }
 
 func (c *Config) validate() error {
@@ -82,6 +91,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxStreamsPerIdentity <= 0 {
 		c.MaxStreamsPerIdentity = 8
+	}
+	if c.VerticalJoinTimeout <= 0 {
+		c.VerticalJoinTimeout = DefaultVerticalJoinTimeout
+	}
+	if c.VerticalIdleTimeout <= 0 {
+		c.VerticalIdleTimeout = DefaultVerticalIdleTimeout
 	}
 	return nil
 }

@@ -30,10 +30,29 @@ type relaySession struct {
 	reason  string
 }
 
-// relay routes envelopes between the parties of a session.
+// relay routes envelopes between the parties of a session. Sessions are
+// kept by key: a vertical attempt's key names the attempt (relayKey), so
+// that an envelope a party of an ended attempt sends late never reaches
+// the next attempt's parties.
 type relay struct {
 	mu       sync.Mutex
 	sessions map[string]*relaySession
+	// dead holds the keys of aborted sessions, with the reason: nothing
+	// may join or be delivered in them any more.
+	dead map[string]string
+}
+
+// relayKey is the relay's key of attempt n of a vertical job's training
+// session.
+func relayKey(job string, n uint32) string { return fmt.Sprintf("%s#%d", job, n) }
+
+// relayAdmission is what a party joins: the relay's key of the session,
+// the vertical attempt (0 outside one) and the attempt's watch (nil
+// outside one).
+type relayAdmission struct {
+	key     string
+	attempt uint32
+	watch   *attemptWatch
 }
 
 func (r *relay) sessionLocked(name string) *relaySession {
@@ -48,9 +67,13 @@ func (r *relay) sessionLocked(name string) *relaySession {
 	return s
 }
 
+// inbox returns party's inbox in session, nil if the session was aborted.
 func (r *relay) inbox(session, party string) *relayInbox {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, dead := r.dead[session]; dead {
+		return nil
+	}
 	s := r.sessionLocked(session)
 	in := s.inboxes[party]
 	if in == nil {
@@ -69,6 +92,9 @@ func (r *relay) join(session, party string) (*relayInbox, *relaySession, error) 
 	in := r.inbox(session, party)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if reason, dead := r.dead[session]; dead || in == nil {
+		return nil, nil, status.Errorf(codes.Aborted, "coordinator: relay: session %q was aborted: %s", session, reason)
+	}
 	if in.joined {
 		return nil, nil, status.Errorf(codes.AlreadyExists, "coordinator: relay: %s already joined session %q", party, session)
 	}
@@ -95,10 +121,14 @@ func (r *relay) leave(session, party string, in *relayInbox) {
 }
 
 // abort ends every stream of the session with reason, and forgets the
-// session, so that a resumed job starts a fresh one under the same name.
+// session; its key stays dead (a resumed job's attempt has another).
 func (r *relay) abort(session, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.dead == nil {
+		r.dead = map[string]string{}
+	}
+	r.dead[session] = reason
 	if s := r.sessions[session]; s != nil {
 		s.reason = reason
 		close(s.aborted)
@@ -106,14 +136,21 @@ func (r *relay) abort(session, reason string) {
 	}
 }
 
-// forward delivers env from me to its addressee in session.
-func (co *Coordinator) forward(ctx context.Context, session, me string, env *fedscorepb.RelayEnvelope) error {
+// forward delivers env from me to its addressee in session (the relay's
+// key a.key), telling the attempt's watch.
+func (co *Coordinator) forward(ctx context.Context, a relayAdmission, session, me string, env *fedscorepb.RelayEnvelope) (err error) {
 	if env.GetTo() == "" || env.GetTo() == me {
 		return status.Error(codes.InvalidArgument, "coordinator: relay: envelope without a peer")
 	}
+	in := co.relay.inbox(a.key, env.GetTo())
+	if in == nil {
+		return status.Errorf(codes.Aborted, "coordinator: relay: session %q was aborted", session)
+	}
+	done := a.watch.sending(me)
+	defer func() { done(err == nil) }()
 	out := &fedscorepb.RelayEnvelope{Session: session, From: me, To: env.GetTo(), Payload: env.GetPayload(), End: env.GetEnd()}
 	select {
-	case co.relay.inbox(session, env.GetTo()).ch <- out:
+	case in.ch <- out:
 		co.metrics.bytesIn.WithLabelValues("relay").Add(float64(len(env.GetPayload())))
 		return nil
 	case <-ctx.Done():
@@ -138,21 +175,24 @@ func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.Relay
 	}
 	// A vertical job's sessions admit only the job's parties, and only
 	// while an attempt runs.
-	attempt, err := co.admitRelay(session, me, who)
+	adm, err := co.admitRelay(session, me, who)
 	if err != nil {
 		return err
 	}
-	in, sess, err := co.relay.join(session, me)
+	attempt := adm.attempt
+	in, sess, err := co.relay.join(adm.key, me)
 	if err != nil {
 		return err
 	}
-	defer co.relay.leave(session, me, in)
+	defer co.relay.leave(adm.key, me, in)
+	adm.watch.joined(me)
+	defer adm.watch.left(me)
 	co.audit(audit.Record{Actor: me, Role: string(who.Role), Action: "relay.join", Object: session})
 
 	errc := make(chan error, 2)
 	go func() {
 		if first.GetTo() != "" {
-			if err := co.forward(stream.Context(), session, me, first); err != nil {
+			if err := co.forward(stream.Context(), adm, session, me, first); err != nil {
 				errc <- err
 				return
 			}
@@ -167,7 +207,7 @@ func (co *Coordinator) Exchange(stream grpc.BidiStreamingServer[fedscorepb.Relay
 				errc <- status.Error(codes.InvalidArgument, fmt.Sprintf("coordinator: relay: envelope for session %q on a stream of %q", env.GetSession(), session))
 				return
 			}
-			if err := co.forward(stream.Context(), session, me, env); err != nil {
+			if err := co.forward(stream.Context(), adm, session, me, env); err != nil {
 				errc <- err
 				return
 			}
@@ -210,8 +250,8 @@ type localStream struct {
 	co      *Coordinator
 	ctx     context.Context
 	session string
+	adm     relayAdmission
 	me      string
-	attempt uint32
 	in      *relayInbox
 	sess    *relaySession
 
@@ -221,13 +261,14 @@ type localStream struct {
 
 var _ helper.Stream = (*localStream)(nil)
 
-func (co *Coordinator) localRelay(ctx context.Context, session, me string, attempt uint32) (*localStream, error) {
-	in, sess, err := co.relay.join(session, me)
+func (co *Coordinator) localRelay(ctx context.Context, session, me string, adm relayAdmission) (*localStream, error) {
+	in, sess, err := co.relay.join(adm.key, me)
 	if err != nil {
 		return nil, err
 	}
+	adm.watch.joined(me)
 	co.audit(audit.Record{Actor: "coordinator", Role: "coordinator", Action: "relay.join", Object: session, Detail: "in-process " + me})
-	return &localStream{co: co, ctx: ctx, session: session, me: me, attempt: attempt, in: in, sess: sess, done: make(chan struct{})}, nil
+	return &localStream{co: co, ctx: ctx, session: session, adm: adm, me: me, in: in, sess: sess, done: make(chan struct{})}, nil
 }
 
 // Send implements helper.Stream.
@@ -246,7 +287,7 @@ func (l *localStream) Send(env *fedscorepb.RelayEnvelope) error {
 		case <-ctx.Done():
 		}
 	}()
-	return l.co.forward(ctx, l.session, l.me, env)
+	return l.co.forward(ctx, l.adm, l.session, l.me, env)
 }
 
 // Recv implements helper.Stream: io.EOF once the party has closed its
@@ -287,6 +328,7 @@ func (l *localStream) fail(err error) {
 }
 
 func (l *localStream) leave(err error) {
-	l.co.relay.leave(l.session, l.me, l.in)
-	l.co.relayLeft(l.session, l.me, l.attempt, err)
+	l.co.relay.leave(l.adm.key, l.me, l.in)
+	l.adm.watch.left(l.me)
+	l.co.relayLeft(l.session, l.me, l.adm.attempt, err)
 }

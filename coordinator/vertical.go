@@ -30,6 +30,11 @@ import (
 // on a checkpoint, follows progress, fails the job when a party drops, and
 // registers the model when the bank reports its validation metrics. It
 // never holds either half of the model.
+//
+// A running attempt is watched (vwatch.go): every party must open its
+// relay stream within Config.VerticalJoinTimeout of the start, and the
+// session must not go silent for Config.VerticalIdleTimeout; otherwise the
+// attempt fails, naming the party, as if it had dropped.
 
 // Names of a vertical job's model and of the in-process helper.
 const (
@@ -70,6 +75,7 @@ type vattempt struct {
 	start  uint64
 	bins   uint32             // the bin step's bins, 0 for none
 	cancel context.CancelFunc // the in-process helper's, if any
+	watch  *attemptWatch      // the relay session's activity, once started
 	once   sync.Once
 }
 
@@ -185,19 +191,31 @@ func (vr *verticalRun) watch() (<-chan *fedscorepb.Job, func()) {
 // fail ends the current attempt: the job fails with reason, the parties
 // still in the session are told at once, and the job can be resumed.
 func (vr *verticalRun) fail(party, reason string) {
+	vr.failIf(func(*fedscorepb.Job) bool { return true }, party, reason)
+}
+
+// failAttempt is fail, if attempt n is the one running.
+func (vr *verticalRun) failAttempt(n uint32, party, reason string) bool {
+	return vr.failIf(func(j *fedscorepb.Job) bool {
+		return j.GetState() == fedscorepb.JobState_JOB_STATE_RUNNING && j.GetVertical().GetAttempt() == n
+	}, party, reason)
+}
+
+func (vr *verticalRun) failIf(ok func(*fedscorepb.Job) bool, party, reason string) bool {
 	vr.mu.Lock()
-	if terminal(vr.job.GetState()) {
+	if terminal(vr.job.GetState()) || !ok(vr.job) {
 		vr.mu.Unlock()
-		return
+		return false
 	}
 	vr.endLocked(fedscorepb.JobState_JOB_STATE_FAILED, reason)
 	vr.job.Vertical.FailedParty = party
-	id := vr.job.GetId()
+	id, key := vr.job.GetId(), relayKey(vr.job.GetId(), vr.att.n)
 	vr.changedLocked(true)
 	vr.mu.Unlock()
-	vr.co.relay.abort(id, reason)
+	vr.co.relay.abort(key, reason)
 	vr.co.log.Warn("vertical job failed", "job", id, "party", party, "reason", reason)
 	vr.co.audit(audit.Record{Actor: "coordinator", Action: "job.end", Object: id, Outcome: "failed", Detail: reason})
+	return true
 }
 
 func (vr *verticalRun) endLocked(state fedscorepb.JobState, reason string) {
@@ -342,29 +360,35 @@ func (co *Coordinator) partyOf(ctx context.Context, j *fedscorepb.Job, claimed, 
 
 // admitRelay lets only a vertical job's parties into its sessions: the
 // training session (the job id) while an attempt runs, the scoring session
-// once the job has succeeded. It returns the attempt joined; other
+// once the job has succeeded. It returns the relay's key of the session
+// joined, with the attempt and its watch for a training session; other
 // sessions (fedscore psi, bare fedscore vertical) are not restricted.
-func (co *Coordinator) admitRelay(session, me string, who pki.Identity) (uint32, error) {
+func (co *Coordinator) admitRelay(session, me string, who pki.Identity) (relayAdmission, error) {
 	id, scoring := strings.CutSuffix(session, "/score")
 	vr := co.vjob(id)
 	if vr == nil {
-		return 0, nil
+		return relayAdmission{key: session}, nil
 	}
-	j := vr.snapshot()
+	vr.mu.Lock()
+	j := proto.Clone(vr.job).(*fedscorepb.Job)
+	att := vr.att
+	vr.mu.Unlock()
 	v := j.GetSpec().GetVertical()
 	allowed := me == v.GetBank() || me == v.GetPartner() || (!scoring && me == v.GetHelper() && me != HelperCoordinator)
 	if !allowed {
 		err := fmt.Errorf("%w: %s may not join the relay session of vertical job %s", ErrDenied, who, id)
 		co.guard.deny(who, "/fedscore.v1.Relay/Exchange", err)
-		return 0, status.Error(codes.PermissionDenied, err.Error())
+		return relayAdmission{}, status.Error(codes.PermissionDenied, err.Error())
 	}
 	switch {
 	case scoring && j.GetState() != fedscorepb.JobState_JOB_STATE_SUCCEEDED:
-		return 0, status.Errorf(codes.FailedPrecondition, "coordinator: vertical job %s has no model to score with (state %s)", id, stateName(j.GetState()))
-	case !scoring && j.GetState() != fedscorepb.JobState_JOB_STATE_RUNNING:
-		return 0, status.Errorf(codes.FailedPrecondition, "coordinator: vertical job %s is %s, not running: join it first (and resume a failed one)", id, stateName(j.GetState()))
+		return relayAdmission{}, status.Errorf(codes.FailedPrecondition, "coordinator: vertical job %s has no model to score with (state %s)", id, stateName(j.GetState()))
+	case scoring:
+		return relayAdmission{key: session}, nil
+	case j.GetState() != fedscorepb.JobState_JOB_STATE_RUNNING:
+		return relayAdmission{}, status.Errorf(codes.FailedPrecondition, "coordinator: vertical job %s is %s, not running: join it first (and resume a failed one)", id, stateName(j.GetState()))
 	}
-	return j.GetVertical().GetAttempt(), nil
+	return relayAdmission{key: relayKey(id, att.n), attempt: att.n, watch: att.watch}, nil
 }
 
 // relayLeft hears that a party left a relay session: cleanly (err nil,
@@ -385,7 +409,7 @@ func (co *Coordinator) relayLeft(session, party string, attempt uint32, err erro
 	if !current {
 		return // a straggler of an attempt that already ended
 	}
-	vr.fail(party, fmt.Sprintf("%s dropped out of the relay session after iteration %d, the last the bank reported (%v); the parties keep their checkpoints: resume with `fedscore job resume %s`", party, it, err, session))
+	vr.failAttempt(attempt, party, fmt.Sprintf("%s dropped out of the relay session after iteration %d, the last the bank reported (%v); the parties keep their checkpoints: resume with `fedscore job resume %s`", party, it, err, session))
 }
 
 // Join implements fedscoregrpc.VerticalServer.
@@ -548,6 +572,11 @@ func (vr *verticalRun) startLocked() error {
 	j.Vertical.Iterations = params.Iterations()
 	j.Vertical.Rows = uint64(train)
 	j.Round = uint32(start)
+	// From now on every party must reach the relay session, and keep it
+	// moving, or the watchdog fails the attempt.
+	att.watch = newAttemptWatch(time.Now(), v.GetBank(), v.GetPartner(), v.GetHelper())
+	vr.co.wg.Add(1)
+	go vr.watchdog(att)
 	close(att.ready)
 	if v.GetHelper() == HelperCoordinator {
 		vr.startHelper(att, params)
@@ -567,7 +596,7 @@ func (vr *verticalRun) startHelper(att *vattempt, params vertical.Params) {
 	go func() {
 		defer co.wg.Done()
 		defer cancel()
-		ls, err := co.localRelay(ctx, cfg.Session, HelperCoordinator, att.n)
+		ls, err := co.localRelay(ctx, cfg.Session, HelperCoordinator, relayAdmission{key: relayKey(cfg.Session, att.n), attempt: att.n, watch: att.watch})
 		if err != nil {
 			vr.fail(HelperCoordinator, fmt.Sprintf("the coordinator's helper could not join the session: %v", err))
 			return
@@ -601,6 +630,7 @@ func (co *Coordinator) Report(ctx context.Context, req *fedscorepb.VerticalRepor
 		vr.mu.Unlock()
 		return nil, status.Errorf(codes.FailedPrecondition, "coordinator: vertical job %s is %s", j.GetId(), stateName(j.GetState()))
 	}
+	vr.att.watch.touch()
 	if it := req.GetIteration(); it > j.Vertical.Iteration && it <= j.Vertical.Iterations {
 		j.Vertical.Iteration = it
 		j.Round = uint32(it)
@@ -722,7 +752,8 @@ func (vr *verticalRun) cancel(reason string) (*fedscorepb.Job, error) {
 	vr.endLocked(fedscorepb.JobState_JOB_STATE_CANCELLED, reason)
 	vr.changedLocked(true)
 	out := proto.Clone(vr.job).(*fedscorepb.Job)
+	key := relayKey(out.GetId(), vr.att.n)
 	vr.mu.Unlock()
-	vr.co.relay.abort(out.GetId(), reason)
+	vr.co.relay.abort(key, reason)
 	return out, nil
 }

@@ -66,8 +66,13 @@ func runCoordinator(args []string) error {
 	kits := fs.String("kits", "", "directory of the provisioned kits, which vertical jobs' parties are checked against (default: the directory holding --kit)")
 	addrFile := fs.String("addr-file", "", "write the address actually listened on to this file (useful with --listen 127.0.0.1:0)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	vJoin := fs.Duration("vertical-join-timeout", coordinator.DefaultVerticalJoinTimeout, "how long a vertical job's attempt waits, once both data parties have joined, for every party (the helper too) to open its relay stream; then it fails naming the party, resumable")
+	vIdle := fs.Duration("vertical-idle-timeout", coordinator.DefaultVerticalIdleTimeout, "how long a running vertical attempt's relay session may carry no message before the attempt fails, naming the party silent the longest, resumable")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *vJoin <= 0 || *vIdle <= 0 {
+		return errors.New("coordinator: --vertical-join-timeout and --vertical-idle-timeout must be positive")
 	}
 	log, err := newLogger(*logLevel)
 	if err != nil {
@@ -107,7 +112,7 @@ func runCoordinator(args []string) error {
 	}
 	defer scoreStore.Close()
 	cfg := coordinator.Config{Store: st, Log: log, Insecure: cf.insecure, Audit: al, Metrics: reg,
-		OnRegister: federation.RegisterWithScores(scoreStore, log)}
+		OnRegister: federation.RegisterWithScores(scoreStore, log), VerticalJoinTimeout: *vJoin, VerticalIdleTimeout: *vIdle}
 	if *httpAddr != "" {
 		cfg.ConsoleLogin = consoleLogin
 	}

@@ -36,6 +36,7 @@ func TestFaults(t *testing.T) {
 		{"participant killed during masked-input", participantKilledAt(fedscorepb.SecAggStep_SEC_AGG_STEP_MASK)},
 		{"participant killed during unmasking", participantKilledAt(fedscorepb.SecAggStep_SEC_AGG_STEP_UNMASK)},
 		{"coordinator SIGKILLed 20 times and restarted", coordinatorKilledTwentyTimes},
+		{"coordinator SIGKILLed in a vertical job, restarted, resumed", coordinatorKilledDuringVerticalJob},
 		{"participant slower than the phase timeout", slowParticipant},
 		{"network to a participant cut and restored", networkCut},
 		{"unknown, expired, wrong-role and missing certificates", authenticationAndRoles},

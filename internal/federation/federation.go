@@ -56,6 +56,9 @@ type Options struct {
 	// participants (which always are): the coordinator's directory of
 	// provisioned identities, which vertical jobs are checked against.
 	Identities []pki.Identity
+	// VerticalJoinTimeout and VerticalIdleTimeout are the coordinator's
+	// (coordinator.Config); zero takes its defaults.
+	VerticalJoinTimeout, VerticalIdleTimeout time.Duration
 }
 
 // Federation is a running coordinator with its participants.
@@ -106,7 +109,8 @@ func Start(o Options) (*Federation, error) {
 		f.provisioned[id] = pki.Participant
 	}
 	co, err := coordinator.New(coordinator.Config{Store: o.Store, Log: o.Log.With("role", "coordinator"), Insecure: o.Insecure, Audit: o.Audit, Metrics: o.Metrics,
-		OnRegister: RegisterWithScores(o.Scores, o.Log), Identities: f.lookup})
+		OnRegister: RegisterWithScores(o.Scores, o.Log), Identities: f.lookup,
+		VerticalJoinTimeout: o.VerticalJoinTimeout, VerticalIdleTimeout: o.VerticalIdleTimeout})
 	if err != nil {
 		return nil, err
 	}
