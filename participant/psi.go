@@ -150,16 +150,7 @@ func runBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) 
 	if err != nil {
 		return none, err
 	}
-	inter, results, err := b.Finish()
-	if err != nil {
-		return none, err
-	}
-	for _, r := range results {
-		if err := l.send(r, false); err != nil {
-			return none, err
-		}
-	}
-	return inter, l.send(nil, true)
+	return sendResults(l, b.Finish)
 }
 
 func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
@@ -184,21 +175,45 @@ func runPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, erro
 	if err := l.sendAll(p.NextBlinded); err != nil {
 		return none, err
 	}
-	for {
-		m, err := l.recv()
+	return receiveResults(l, p)
+}
+
+// sendResults ends the bank's side: the Result messages, then its end
+// marker.
+func sendResults(l *relayLink, finish func() (psi.Intersection, []*psi.Result, error)) (psi.Intersection, error) {
+	inter, results, err := finish()
+	if err != nil {
+		return psi.Intersection{}, err
+	}
+	for _, r := range results {
+		if err := l.send(r, false); err != nil {
+			return psi.Intersection{}, err
+		}
+	}
+	return inter, l.send(nil, true)
+}
+
+// resultReceiver is the partner's side of either protocol, at its end.
+type resultReceiver interface {
+	ReceiveResult(*psi.Result) error
+	Done() bool
+	Intersection() (psi.Intersection, error)
+}
+
+// receiveResults takes the bank's Results until the partner has them all,
+// then the bank's end marker.
+func receiveResults(l *relayLink, p resultReceiver) (psi.Intersection, error) {
+	for !p.Done() {
+		r, err := expect[*psi.Result](l.recv())
 		if err != nil {
-			return none, err
-		}
-		if m == nil {
-			break
-		}
-		r, ok := m.(*psi.Result)
-		if !ok {
-			return none, fmt.Errorf("participant: psi: expected a result, got %T", m)
+			return psi.Intersection{}, err
 		}
 		if err := p.ReceiveResult(r); err != nil {
-			return none, err
+			return psi.Intersection{}, err
 		}
+	}
+	if m, err := l.recv(); err != nil || m != nil {
+		return psi.Intersection{}, fmt.Errorf("participant: psi: expected the end of the bank's stream, got %T (%v)", m, err)
 	}
 	return p.Intersection()
 }
@@ -268,16 +283,7 @@ func runOPRFBank(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, err
 	if err := recvBatches(l, b.ReceiveTags); err != nil {
 		return none, err
 	}
-	inter, results, err := b.Finish()
-	if err != nil {
-		return none, err
-	}
-	for _, r := range results {
-		if err := l.send(r, false); err != nil {
-			return none, err
-		}
-	}
-	return inter, l.send(nil, true)
+	return sendResults(l, b.Finish)
 }
 
 func runOPRFPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, error) {
@@ -310,18 +316,5 @@ func runOPRFPartner(l *relayLink, c PSIConfig, ids []string) (psi.Intersection, 
 	if err := l.sendAll(p.NextTags); err != nil {
 		return none, err
 	}
-	for !p.Done() {
-		r, err := expect[*psi.Result](l.recv())
-		if err != nil {
-			return none, err
-		}
-		if err := p.ReceiveResult(r); err != nil {
-			return none, err
-		}
-	}
-	// The bank's end marker follows its last result.
-	if m, err := l.recv(); err != nil || m != nil {
-		return none, fmt.Errorf("participant: psi: expected the end of the bank's stream, got %T (%v)", m, err)
-	}
-	return p.Intersection()
+	return receiveResults(l, p)
 }

@@ -107,21 +107,9 @@ func (b *OPRFBank) Setup() (*Setup, error) {
 	}
 	g := group.Ristretto255
 	b.senders = make([]simot.Sender, codeBits)
-	data := make([]byte, codeBits*32)
-	failed := make([]bool, codeBits)
-	parallel(codeBits, b.cfg.Workers, 16, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			a := b.senders[i].InitSender(g, b.seeds[0][i][:], b.seeds[1][i][:], i)
-			enc, err := a.MarshalBinary()
-			if err != nil || len(enc) != 32 {
-				failed[i] = true
-				continue
-			}
-			copy(data[i*32:], enc)
-		}
-	})
-	if slices.Contains(failed, true) {
-		return nil, fmt.Errorf("%w: encoding an element", ErrBaseOT)
+	data, err := encodeElements(b.cfg.Workers, func(i int) group.Element { return b.senders[i].InitSender(g, b.seeds[0][i][:], b.seeds[1][i][:], i) })
+	if err != nil {
+		return nil, err
 	}
 	b.step = 1
 	return &Setup{Job: b.cfg.Job, Step: 1, Key: b.seed, Data: data}, nil
@@ -139,13 +127,9 @@ func (b *OPRFBank) ReceiveSetup(s *Setup) (*Setup, error) {
 	case len(s.Data) != setupSize(2):
 		return nil, fmt.Errorf("%w: setup step 2 of %d bytes", ErrMalformed, len(s.Data))
 	}
-	g := group.Ristretto255
-	elems := make([]group.Element, codeBits)
-	for i := range elems {
-		elems[i] = g.NewElement()
-		if err := elems[i].UnmarshalBinary(s.Data[i*32 : (i+1)*32]); err != nil {
-			return nil, fmt.Errorf("%w: partner's element %d: %v", ErrBaseOT, i, err)
-		}
+	elems, err := decodeElements(s.Data, "partner's")
+	if err != nil {
+		return nil, err
 	}
 	code, err := newCoder(s.Key[:])
 	if err != nil {

@@ -7,6 +7,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
+
+	"github.com/cloudflare/circl/group"
 )
 
 // The OPRF protocol's parameters (see doc.go, "Protocol OPRF").
@@ -253,4 +256,38 @@ func xor3(dst, a, b, c []byte) {
 		v := binary.LittleEndian.Uint64(a[o:]) ^ binary.LittleEndian.Uint64(b[o:]) ^ binary.LittleEndian.Uint64(c[o:])
 		binary.LittleEndian.PutUint64(dst[o:], v)
 	}
+}
+
+// encodeElements runs one base-OT step per column on the worker pool and
+// encodes the codeBits ristretto255 elements it yields, 32 bytes each.
+func encodeElements(workers int, step func(i int) group.Element) ([]byte, error) {
+	data := make([]byte, codeBits*32)
+	failed := make([]bool, codeBits)
+	parallel(codeBits, workers, 16, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			enc, err := step(i).MarshalBinary()
+			if err != nil || len(enc) != 32 {
+				failed[i] = true
+				continue
+			}
+			copy(data[i*32:], enc)
+		}
+	})
+	if slices.Contains(failed, true) {
+		return nil, fmt.Errorf("%w: encoding an element", ErrBaseOT)
+	}
+	return data, nil
+}
+
+// decodeElements reads the codeBits ristretto255 elements of a setup step.
+func decodeElements(data []byte, whose string) ([]group.Element, error) {
+	g := group.Ristretto255
+	elems := make([]group.Element, codeBits)
+	for i := range elems {
+		elems[i] = g.NewElement()
+		if err := elems[i].UnmarshalBinary(data[i*32 : (i+1)*32]); err != nil {
+			return nil, fmt.Errorf("%w: %s element %d: %v", ErrBaseOT, whose, i, err)
+		}
+	}
+	return elems, nil
 }

@@ -110,34 +110,20 @@ func (p *OPRFPartner) ReceiveSetup(s *Setup) (*Setup, error) {
 // chooseSeeds answers the OT senders' first messages with the choice bits
 // and schedules the evaluations by the bank's cuckoo seed.
 func (p *OPRFPartner) chooseSeeds(s *Setup) (*Setup, error) {
-	g := group.Ristretto255
-	elems := make([]group.Element, codeBits)
-	for i := range elems {
-		elems[i] = g.NewElement()
-		if err := elems[i].UnmarshalBinary(s.Data[i*32 : (i+1)*32]); err != nil {
-			return nil, fmt.Errorf("%w: bank's element %d: %v", ErrBaseOT, i, err)
-		}
+	elems, err := decodeElements(s.Data, "bank's")
+	if err != nil {
+		return nil, err
 	}
 	hasher, err := newBinHasher(s.Key[:], p.bins)
 	if err != nil {
 		return nil, err
 	}
 	p.receivers = make([]simot.Receiver, codeBits)
-	data := make([]byte, codeBits*32)
-	failed := make([]bool, codeBits)
-	parallel(codeBits, p.cfg.Workers, 16, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			b := p.receivers[i].Round1Receiver(g, p.choiceBit(i), i, elems[i])
-			enc, err := b.MarshalBinary()
-			if err != nil || len(enc) != 32 {
-				failed[i] = true
-				continue
-			}
-			copy(data[i*32:], enc)
-		}
+	data, err := encodeElements(p.cfg.Workers, func(i int) group.Element {
+		return p.receivers[i].Round1Receiver(group.Ristretto255, p.choiceBit(i), i, elems[i])
 	})
-	if slices.Contains(failed, true) {
-		return nil, fmt.Errorf("%w: encoding an element", ErrBaseOT)
+	if err != nil {
+		return nil, err
 	}
 	if err := p.schedule(hasher); err != nil {
 		return nil, err
